@@ -1,0 +1,1 @@
+//! HTTP/1 framing guard (being written).

@@ -1,0 +1,2 @@
+//! Test support for rampart.
+#![forbid(unsafe_code)]
