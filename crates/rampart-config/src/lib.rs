@@ -1,1 +1,273 @@
+//! rampart's configuration.
+//!
+//! A TOML file is read in two steps, in the manner of "parse, don't validate":
+//! 1. [`raw`] mirrors the file with serde structs that deny unknown fields;
+//! 2. [`compile`] turns them into the validated types of this module, which the gateway uses
+//!    as they are: durations parsed, addresses resolved, references between sections checked,
+//!    defaults filled in with the safe value.
+//!
+//! Every problem is collected, each with the key path it concerns, so that `rampart check`
+//! reports all of them at once. Settings that weaken security are named `dangerous_*` and
+//! produce a warning whenever they are on.
 #![forbid(unsafe_code)]
+
+mod compile;
+mod duration;
+mod raw;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::parse_duration;
+pub use ipnet::IpNet;
+
+/// A validated configuration, ready for the gateway.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Server,
+    pub admin: Admin,
+    pub log: Log,
+    pub upstreams: Vec<Upstream>,
+    pub routes: Vec<Route>,
+    /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub tls: Option<Tls>,
+    /// A plain-HTTP listener that answers every request with a 308 to the HTTPS listener.
+    pub http_redirect_listen: Option<SocketAddr>,
+    pub limits: Limits,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Tokio worker threads for the data plane; `None` means one per core.
+    pub worker_threads: Option<usize>,
+    pub shutdown_timeout: Duration,
+    pub secure_headers: SecureHeaders,
+}
+
+/// Request-hardening limits, all with safe defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_uri_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub hsts: Hsts,
+}
+
+/// The `Strict-Transport-Security` header sent on every TLS response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hsts {
+    pub max_age: Duration,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+impl Hsts {
+    /// The header value, e.g. `max-age=31536000; includeSubDomains`.
+    pub fn header_value(&self) -> String {
+        let mut value = format!("max-age={}", self.max_age.as_secs());
+        if self.include_subdomains {
+            value.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            value.push_str("; preload");
+        }
+        value
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureHeaders {
+    pub cache_control: String,
+    pub content_security_policy: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Log {
+    pub access: AccessLog,
+    pub level: String,
+    /// Request headers copied into the access log; everything else is left out, so that
+    /// credentials can never be logged by accident.
+    pub headers: Vec<String>,
+    /// Query parameters whose values are masked in the logged query string.
+    pub sensitive_query_params: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    pub scheme: UpstreamScheme,
+    /// `host:port` to connect to.
+    pub authority: String,
+    /// The path prefix of the upstream URL, without a trailing slash ("" for none).
+    pub base_path: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle: usize,
+    pub preserve_host: bool,
+    /// Extra CA certificates (PEM) trusted for this upstream, besides the system roots.
+    pub ca: Option<PathBuf>,
+    pub dangerous_skip_upstream_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamScheme {
+    Http,
+    Https,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub path: String,
+    /// Allowed methods as upper-case tokens; empty means every method.
+    pub methods: Vec<String>,
+    /// Index into [`Config::upstreams`].
+    pub upstream: usize,
+    pub auth: Vec<AuthMethod>,
+    pub pass_upstream_errors: bool,
+    pub cors: Option<Cors>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The route is public. Allowed, but always reported by `check` and `audit`.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    pub allow_origins: CorsOrigins,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `*`: any origin, never together with credentials.
+    Any,
+    /// Exact, lower-cased `scheme://host[:port]` origins.
+    List(Vec<String>),
+}
+
+/// One problem or warning, tied to the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The key path, e.g. `routes[2].upstream`.
+    pub key: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Every error found in a config, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: Option<PathBuf>,
+    pub errors: Vec<Diagnostic>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self
+            .file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".to_owned());
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{file}: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Parses and validates a config held in memory. Relative paths are taken as relative to
+    /// the current directory.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigErrors> {
+        compile::compile(text, Path::new("")).map_err(|errors| ConfigErrors { file: None, errors })
+    }
+
+    /// Reads, parses and validates a config file. Relative paths in it are taken as relative
+    /// to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let fail = |message: String| ConfigErrors {
+            file: Some(path.to_owned()),
+            errors: vec![Diagnostic::new("", message)],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        compile::compile(&text, base).map_err(|errors| ConfigErrors {
+            file: Some(path.to_owned()),
+            errors,
+        })
+    }
+}

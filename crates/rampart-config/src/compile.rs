@@ -1,0 +1,1061 @@
+//! Raw config -> validated [`Config`].
+//!
+//! Each section and each array element is deserialized on its own, so that one bad route does
+//! not hide the problems of the next one; then every value is checked and cross-references
+//! (routes -> upstreams) are resolved. All problems are collected with their key paths.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::duration::parse_duration;
+use crate::{
+    AccessLog, Admin, AuthMethod, Config, Cors, CorsOrigins, Diagnostic, Hsts, IpNet, Limits, Log,
+    Route, SecureHeaders, Server, Tls, Upstream, UpstreamScheme, raw,
+};
+
+const SECTIONS: &[&str] = &["server", "admin", "log", "upstreams", "routes"];
+
+/// Sections the product will have (SPEC.md) that this build does not implement yet. A config
+/// that uses them is refused rather than run without the protection it asks for.
+const NOT_YET: &[&str] = &["store", "jwt_issuers", "ratelimit", "abuse"];
+
+/// Request headers that may never be copied into the access log.
+const NEVER_LOGGED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
+const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "client_secret",
+    "code",
+    "id_token",
+    "key",
+    "passwd",
+    "password",
+    "refresh_token",
+    "secret",
+    "session",
+    "sig",
+    "signature",
+    "token",
+];
+
+struct Ctx {
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(Diagnostic::new(key, message));
+    }
+
+    fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Diagnostic::new(key, message));
+    }
+
+    /// Deserializes one section or element, recording a failure under `key`.
+    fn section<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
+        match value.try_into::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let message = e.message().trim().to_owned();
+                self.error(key, message);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, key: String, value: Option<&str>, default: Duration) -> Duration {
+        match value.map(parse_duration) {
+            None => default,
+            Some(Ok(d)) if d.is_zero() => {
+                self.error(key, "must be greater than zero");
+                default
+            }
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                self.error(key, e);
+                default
+            }
+        }
+    }
+
+    fn positive(&mut self, key: String, value: Option<u64>, default: usize) -> usize {
+        match value {
+            None => default,
+            Some(0) => {
+                self.error(key, "must be greater than zero");
+                default
+            }
+            Some(v) => match usize::try_from(v) {
+                Ok(v) => v,
+                Err(_) => {
+                    self.error(key, "is too large");
+                    default
+                }
+            },
+        }
+    }
+
+    fn socket_addr(&mut self, key: &str, text: &str) -> Option<SocketAddr> {
+        let parsed = match text.strip_prefix("localhost:") {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
+            None => text.parse::<SocketAddr>().ok(),
+        };
+        if parsed.is_none() {
+            self.error(
+                key,
+                format!("\"{text}\" is not an address; write IP:PORT, e.g. \"127.0.0.1:8443\""),
+            );
+        }
+        parsed
+    }
+}
+
+pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let mut ctx = Ctx {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_default();
+            return Err(vec![Diagnostic::new(
+                at,
+                format!("invalid TOML: {}", e.message()),
+            )]);
+        }
+    };
+    for key in table.keys() {
+        if NOT_YET.contains(&key.as_str()) {
+            ctx.error(
+                key.as_str(),
+                "this section is not supported by this build of rampart yet; remove it rather than run without the protection it asks for",
+            );
+        } else if !SECTIONS.contains(&key.as_str()) {
+            ctx.error(
+                key.as_str(),
+                format!("unknown section; expected one of: {}", SECTIONS.join(", ")),
+            );
+        }
+    }
+
+    let server: raw::Server = table
+        .remove("server")
+        .and_then(|v| ctx.section("server", v))
+        .unwrap_or_default();
+    let admin: raw::Admin = table
+        .remove("admin")
+        .and_then(|v| ctx.section("admin", v))
+        .unwrap_or_default();
+    let log: raw::Log = table
+        .remove("log")
+        .and_then(|v| ctx.section("log", v))
+        .unwrap_or_default();
+    let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
+    let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
+
+    let server = compile_server(&mut ctx, server, base);
+    let admin = compile_admin(&mut ctx, admin, &server);
+    let log = compile_log(&mut ctx, log, base);
+    let upstreams = compile_upstreams(&mut ctx, upstreams, base);
+    let routes = compile_routes(&mut ctx, routes, &upstreams);
+
+    if ctx.errors.is_empty() {
+        Ok(Config {
+            server,
+            admin,
+            log,
+            upstreams: upstreams.into_iter().flatten().collect(),
+            routes,
+            warnings: ctx.warnings,
+        })
+    } else {
+        Err(ctx.errors)
+    }
+}
+
+/// Deserializes `[[name]]` element by element. A failed element stays as `None`, so that the
+/// indexes of the others (and references to them) remain right.
+fn elements<T: DeserializeOwned>(
+    ctx: &mut Ctx,
+    table: &mut toml::Table,
+    name: &str,
+) -> Vec<Option<T>> {
+    match table.remove(name) {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| ctx.section(&format!("{name}[{i}]"), item))
+            .collect(),
+        Some(_) => {
+            ctx.error(
+                name,
+                format!("must be an array of tables, written [[{name}]]"),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
+    let listen = raw
+        .listen
+        .as_deref()
+        .and_then(|t| ctx.socket_addr("server.listen", t))
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+    let tls = raw.tls.map(|tls| {
+        let hsts = tls.hsts.map_or(
+            Hsts {
+                max_age: Duration::from_secs(365 * 86_400),
+                include_subdomains: true,
+                preload: false,
+            },
+            |h| Hsts {
+                max_age: ctx.duration(
+                    "server.tls.hsts.max_age".into(),
+                    h.max_age.as_deref(),
+                    Duration::from_secs(365 * 86_400),
+                ),
+                include_subdomains: h.include_subdomains.unwrap_or(true),
+                preload: h.preload.unwrap_or(false),
+            },
+        );
+        if hsts.preload
+            && (hsts.max_age < Duration::from_secs(365 * 86_400) || !hsts.include_subdomains)
+        {
+            ctx.error(
+                "server.tls.hsts.preload",
+                "preload requires max_age of at least one year and include_subdomains = true",
+            );
+        }
+        Tls {
+            cert: base.join(&tls.cert),
+            key: base.join(&tls.key),
+            hsts,
+        }
+    });
+    if tls.is_none() && !listen.ip().is_loopback() {
+        ctx.warn(
+            "server.tls",
+            "the data plane listens in plain HTTP on a non-loopback address; configure tls",
+        );
+    }
+    let http_redirect_listen = raw
+        .http_redirect_listen
+        .as_deref()
+        .and_then(|t| ctx.socket_addr("server.http_redirect_listen", t));
+    if http_redirect_listen.is_some() && tls.is_none() {
+        ctx.error(
+            "server.http_redirect_listen",
+            "redirects to HTTPS need server.tls to be configured",
+        );
+    }
+    if http_redirect_listen == Some(listen) {
+        ctx.error(
+            "server.http_redirect_listen",
+            "must differ from server.listen",
+        );
+    }
+
+    let d = Limits::default();
+    let limits = Limits {
+        max_body_bytes: raw.max_body_bytes.unwrap_or(d.max_body_bytes),
+        max_header_bytes: ctx.positive(
+            "server.max_header_bytes".into(),
+            raw.max_header_bytes,
+            d.max_header_bytes,
+        ),
+        max_headers: ctx.positive("server.max_headers".into(), raw.max_headers, d.max_headers),
+        max_uri_bytes: ctx.positive(
+            "server.max_uri_bytes".into(),
+            raw.max_uri_bytes,
+            d.max_uri_bytes,
+        ),
+        header_read_timeout: ctx.duration(
+            "server.header_read_timeout".into(),
+            raw.header_read_timeout.as_deref(),
+            d.header_read_timeout,
+        ),
+        body_read_timeout: ctx.duration(
+            "server.body_read_timeout".into(),
+            raw.body_read_timeout.as_deref(),
+            d.body_read_timeout,
+        ),
+        idle_timeout: ctx.duration(
+            "server.idle_timeout".into(),
+            raw.idle_timeout.as_deref(),
+            d.idle_timeout,
+        ),
+        max_connections: ctx.positive(
+            "server.max_connections".into(),
+            raw.max_connections,
+            d.max_connections,
+        ),
+    };
+    if limits.max_uri_bytes > limits.max_header_bytes {
+        ctx.error(
+            "server.max_uri_bytes",
+            "cannot be larger than server.max_header_bytes (the request line is part of the head)",
+        );
+    }
+
+    let trusted_proxies = raw
+        .trusted_proxies
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| {
+            let parsed = text
+                .parse::<IpNet>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
+            if parsed.is_none() {
+                ctx.error(
+                    format!("server.trusted_proxies[{i}]"),
+                    format!("\"{text}\" is not an IP address or CIDR range"),
+                );
+            }
+            parsed
+        })
+        .collect::<Vec<_>>();
+    for (i, net) in trusted_proxies.iter().enumerate() {
+        if net.prefix_len() == 0 {
+            ctx.error(
+                format!("server.trusted_proxies[{i}]"),
+                "trusting every address lets any client forge X-Forwarded-For",
+            );
+        }
+    }
+
+    let worker_threads = match raw.worker_threads {
+        None | Some(0) => None,
+        Some(n) => Some(ctx.positive("server.worker_threads".into(), Some(n), 1)),
+    };
+    let shutdown_timeout = ctx.duration(
+        "server.shutdown_timeout".into(),
+        raw.shutdown_timeout.as_deref(),
+        Duration::from_secs(30),
+    );
+    let secure_headers = SecureHeaders {
+        cache_control: raw
+            .secure_headers
+            .as_ref()
+            .and_then(|s| s.cache_control.clone())
+            .unwrap_or_else(|| "no-store".to_owned()),
+        content_security_policy: raw
+            .secure_headers
+            .as_ref()
+            .and_then(|s| s.content_security_policy.clone())
+            .unwrap_or_else(|| "default-src 'none'; frame-ancestors 'none'".to_owned()),
+    };
+    for (key, value) in [
+        (
+            "server.secure_headers.cache_control",
+            &secure_headers.cache_control,
+        ),
+        (
+            "server.secure_headers.content_security_policy",
+            &secure_headers.content_security_policy,
+        ),
+    ] {
+        if value.is_empty() || value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            ctx.error(
+                key,
+                "must be a non-empty header value without control characters",
+            );
+        }
+    }
+
+    Server {
+        listen,
+        tls,
+        http_redirect_listen,
+        limits,
+        trusted_proxies,
+        worker_threads,
+        shutdown_timeout,
+        secure_headers,
+    }
+}
+
+fn compile_admin(ctx: &mut Ctx, raw: raw::Admin, server: &Server) -> Admin {
+    let listen = raw
+        .listen
+        .as_deref()
+        .and_then(|t| ctx.socket_addr("admin.listen", t))
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9443)));
+    if listen == server.listen || Some(listen) == server.http_redirect_listen {
+        ctx.error(
+            "admin.listen",
+            "the admin listener must be separate from the data-plane listeners",
+        );
+    }
+    if !listen.ip().is_loopback() {
+        ctx.warn(
+            "admin.listen",
+            "the admin listener (metrics, health) is reachable beyond this machine",
+        );
+    }
+    Admin { listen }
+}
+
+fn compile_log(ctx: &mut Ctx, raw: raw::Log, base: &Path) -> Log {
+    let access = match raw.access.as_deref() {
+        None | Some("stdout") => AccessLog::Stdout,
+        Some("off") => AccessLog::Off,
+        Some("") => {
+            ctx.error("log.access", "write \"stdout\", \"off\" or a file path");
+            AccessLog::Stdout
+        }
+        Some(path) => AccessLog::File(base.join(path)),
+    };
+    let level = raw.level.unwrap_or_else(|| "info".to_owned());
+    if !["trace", "debug", "info", "warn", "error"].contains(&level.as_str()) {
+        ctx.error(
+            "log.level",
+            "must be one of trace, debug, info, warn, error",
+        );
+    }
+    let headers: Vec<String> = raw
+        .headers
+        .unwrap_or_else(|| vec!["user-agent".to_owned()])
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    for (i, header) in headers.iter().enumerate() {
+        if NEVER_LOGGED_HEADERS.contains(&header.as_str()) {
+            ctx.error(
+                format!("log.headers[{i}]"),
+                format!("{header} carries credentials and is never logged"),
+            );
+        } else if !is_token(header) {
+            ctx.error(format!("log.headers[{i}]"), "is not a header name");
+        }
+    }
+    let mut sensitive_query_params: Vec<String> = DEFAULT_SENSITIVE_QUERY_PARAMS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for param in raw.sensitive_query_params.unwrap_or_default() {
+        let param = param.to_ascii_lowercase();
+        if !sensitive_query_params.contains(&param) {
+            sensitive_query_params.push(param);
+        }
+    }
+    Log {
+        access,
+        level,
+        headers,
+        sensitive_query_params,
+    }
+}
+
+fn compile_upstreams(
+    ctx: &mut Ctx,
+    raw: Vec<Option<raw::Upstream>>,
+    base: &Path,
+) -> Vec<Option<Upstream>> {
+    let mut names = HashSet::new();
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, up)| {
+            let up = up?;
+            let key = |field: &str| format!("upstreams[{i}].{field}");
+            if !is_name(&up.name) {
+                ctx.error(key("name"), "use letters, digits, '-' and '_' only");
+            } else if !names.insert(up.name.clone()) {
+                ctx.error(key("name"), format!("duplicate upstream name \"{}\"", up.name));
+            }
+            let parsed = match parse_upstream_url(&up.url) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    ctx.error(key("url"), e);
+                    None
+                }
+            };
+            let dangerous = up.dangerous_skip_upstream_verify.unwrap_or(false);
+            if dangerous {
+                ctx.warn(
+                    key("dangerous_skip_upstream_verify"),
+                    "upstream TLS certificates are not verified: anyone on the path can read and change this traffic",
+                );
+            }
+            let upstream = Upstream {
+                name: up.name,
+                scheme: UpstreamScheme::Http,
+                authority: String::new(),
+                base_path: String::new(),
+                connect_timeout: ctx.duration(key("connect_timeout"), up.connect_timeout.as_deref(), Duration::from_secs(5)),
+                request_timeout: ctx.duration(key("request_timeout"), up.request_timeout.as_deref(), Duration::from_secs(30)),
+                pool_idle_timeout: ctx.duration(
+                    key("pool_idle_timeout"),
+                    up.pool_idle_timeout.as_deref(),
+                    Duration::from_secs(90),
+                ),
+                pool_max_idle: usize::try_from(up.pool_max_idle.unwrap_or(256)).unwrap_or(usize::MAX),
+                preserve_host: up.preserve_host.unwrap_or(false),
+                ca: up.ca.map(|c| base.join(c)),
+                dangerous_skip_upstream_verify: dangerous,
+            };
+            let (scheme, authority, base_path) = parsed?;
+            if scheme == UpstreamScheme::Http && (upstream.ca.is_some() || dangerous) {
+                ctx.error(key("url"), "ca and dangerous_skip_upstream_verify apply to https upstreams only");
+            }
+            Some(Upstream {
+                scheme,
+                authority,
+                base_path,
+                ..upstream
+            })
+        })
+        .collect()
+}
+
+/// `http[s]://host[:port][/base]`, without user info, query or fragment.
+fn parse_upstream_url(url: &str) -> Result<(UpstreamScheme, String, String), String> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (UpstreamScheme::Http, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (UpstreamScheme::Https, rest)
+    } else {
+        return Err(format!("\"{url}\" must start with http:// or https://"));
+    };
+    if rest.contains(['?', '#', '@']) || rest.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+        return Err(format!(
+            "\"{url}\" may not contain user info, a query, a fragment or spaces"
+        ));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(format!("\"{url}\" has no host"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("\"{url}\" has an invalid port"))?;
+            (h, port)
+        }
+        _ => (
+            authority,
+            if scheme == UpstreamScheme::Http {
+                80
+            } else {
+                443
+            },
+        ),
+    };
+    if host.is_empty() || port == 0 {
+        return Err(format!("\"{url}\" has an invalid host or port"));
+    }
+    Ok((scheme, format!("{host}:{port}"), path.to_owned()))
+}
+
+fn compile_routes(
+    ctx: &mut Ctx,
+    raw: Vec<Option<raw::Route>>,
+    upstreams: &[Option<Upstream>],
+) -> Vec<Route> {
+    let mut names = HashSet::new();
+    let mut routes = Vec::new();
+    let mut used = vec![false; upstreams.len()];
+    for (i, route) in raw.into_iter().enumerate() {
+        let Some(route) = route else { continue };
+        let key = |field: &str| format!("routes[{i}].{field}");
+        if !is_name(&route.name) {
+            ctx.error(key("name"), "use letters, digits, '-' and '_' only");
+        } else if !names.insert(route.name.clone()) {
+            ctx.error(
+                key("name"),
+                format!("duplicate route name \"{}\"", route.name),
+            );
+        }
+        if let Err(e) = check_path_template(&route.path) {
+            ctx.error(key("path"), e);
+        }
+        let mut methods = Vec::new();
+        for (j, method) in route.methods.unwrap_or_default().into_iter().enumerate() {
+            let method = method.to_ascii_uppercase();
+            if !is_token(&method) {
+                ctx.error(format!("routes[{i}].methods[{j}]"), "is not an HTTP method");
+            } else if method == "CONNECT" || method == "TRACE" {
+                ctx.error(
+                    format!("routes[{i}].methods[{j}]"),
+                    format!("{method} is not proxied by rampart"),
+                );
+            } else if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        let upstream = upstreams
+            .iter()
+            .position(|u| u.as_ref().is_some_and(|u| u.name == route.upstream));
+        match upstream {
+            Some(u) => used[u] = true,
+            None => {
+                // A broken upstream element has been reported already; don't pile on.
+                let reported = upstreams.iter().any(Option::is_none);
+                if !reported {
+                    ctx.error(
+                        key("upstream"),
+                        format!("no upstream is named \"{}\"", route.upstream),
+                    );
+                }
+            }
+        }
+        let auth = compile_auth(ctx, &key("auth"), route.auth);
+        if auth == [AuthMethod::None] {
+            ctx.warn(
+                key("auth"),
+                format!(
+                    "route \"{}\" is public (auth = [\"none\"]): anyone can call it",
+                    route.name
+                ),
+            );
+        }
+        let cors = route.cors.map(|c| compile_cors(ctx, &key("cors"), c));
+        routes.push(Route {
+            name: route.name,
+            path: route.path,
+            methods,
+            upstream: upstream.unwrap_or(0),
+            auth,
+            pass_upstream_errors: route.pass_upstream_errors.unwrap_or(false),
+            cors,
+        });
+    }
+    for (i, up) in upstreams.iter().enumerate() {
+        if let Some(up) = up {
+            if !used[i] {
+                ctx.warn(
+                    format!("upstreams[{i}]"),
+                    format!("upstream \"{}\" is not used by any route", up.name),
+                );
+            }
+        }
+    }
+    routes
+}
+
+fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthMethod> {
+    let Some(raw) = raw else {
+        ctx.error(
+            key,
+            "every route must say how callers authenticate (deny by default); write auth = [\"none\"] to make it public",
+        );
+        return Vec::new();
+    };
+    if raw.is_empty() {
+        ctx.error(key, "must name at least one method");
+    }
+    let mut auth = Vec::new();
+    for (j, method) in raw.iter().enumerate() {
+        match method.as_str() {
+            "none" => auth.push(AuthMethod::None),
+            "api_key" | "jwt" | "mtls" | "introspection" => ctx.error(
+                format!("{key}[{j}]"),
+                format!("\"{method}\" is not available in this build of rampart yet"),
+            ),
+            other => ctx.error(
+                format!("{key}[{j}]"),
+                format!("unknown auth method \"{other}\""),
+            ),
+        }
+    }
+    if auth.contains(&AuthMethod::None) && raw.len() > 1 {
+        ctx.error(key, "\"none\" cannot be combined with other methods");
+    }
+    auth
+}
+
+fn compile_cors(ctx: &mut Ctx, key: &str, raw: raw::Cors) -> Cors {
+    let allow_credentials = raw.allow_credentials.unwrap_or(false);
+    let allow_origins = if raw.allow_origins.iter().any(|o| o == "*") {
+        if raw.allow_origins.len() > 1 {
+            ctx.error(
+                format!("{key}.allow_origins"),
+                "\"*\" cannot be combined with other origins",
+            );
+        }
+        if allow_credentials {
+            ctx.error(
+                format!("{key}.allow_origins"),
+                "\"*\" is never allowed together with allow_credentials = true; list the origins",
+            );
+        }
+        CorsOrigins::Any
+    } else {
+        let mut list = Vec::new();
+        for (j, origin) in raw.allow_origins.iter().enumerate() {
+            match check_origin(origin) {
+                Ok(o) => list.push(o),
+                Err(e) => ctx.error(format!("{key}.allow_origins[{j}]"), e),
+            }
+        }
+        if list.is_empty() && raw.allow_origins.is_empty() {
+            ctx.error(
+                format!("{key}.allow_origins"),
+                "must list at least one origin",
+            );
+        }
+        CorsOrigins::List(list)
+    };
+    let mut tokens = |field: &str, values: Option<Vec<String>>, upper: bool| -> Vec<String> {
+        let mut out = Vec::new();
+        for (j, v) in values.unwrap_or_default().into_iter().enumerate() {
+            let v = if upper {
+                v.to_ascii_uppercase()
+            } else {
+                v.to_ascii_lowercase()
+            };
+            if is_token(&v) {
+                out.push(v);
+            } else {
+                ctx.error(format!("{key}.{field}[{j}]"), "is not a valid token");
+            }
+        }
+        out
+    };
+    let allow_methods = tokens("allow_methods", raw.allow_methods, true);
+    let allow_headers = tokens("allow_headers", raw.allow_headers, false);
+    let expose_headers = tokens("expose_headers", raw.expose_headers, false);
+    let max_age = ctx.duration(
+        format!("{key}.max_age"),
+        raw.max_age.as_deref(),
+        Duration::from_secs(600),
+    );
+    if max_age > Duration::from_secs(86_400) {
+        ctx.error(
+            format!("{key}.max_age"),
+            "at most 24h (browsers cap it anyway)",
+        );
+    }
+    Cors {
+        allow_origins,
+        allow_methods,
+        allow_headers,
+        expose_headers,
+        allow_credentials,
+        max_age,
+    }
+}
+
+/// An origin is `scheme://host[:port]`, nothing more (no path, no trailing slash).
+fn check_origin(origin: &str) -> Result<String, String> {
+    let lower = origin.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .ok_or_else(|| format!("\"{origin}\" must be scheme://host[:port]"))?;
+    let valid = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if valid {
+        Ok(lower)
+    } else {
+        Err(format!(
+            "\"{origin}\" must be scheme://host[:port], without path or wildcard"
+        ))
+    }
+}
+
+/// Checks a route template: `/segment/{param}/.../{*rest}`.
+pub(crate) fn check_path_template(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("must start with '/'".to_owned());
+    }
+    if path.contains(['?', '#', '%', '\\']) || path.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+        return Err("may not contain '?', '#', '%', '\\', spaces or non-ASCII".to_owned());
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let mut params = HashSet::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        if segment.is_empty() && !last {
+            return Err("may not contain empty segments ('//')".to_owned());
+        }
+        if *segment == "." || *segment == ".." {
+            return Err("may not contain '.' or '..' segments".to_owned());
+        }
+        if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let (name, catch_all) = match inner.strip_prefix('*') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            if !is_name(name) {
+                return Err(format!(
+                    "parameter \"{segment}\" needs a name of letters, digits and '_'"
+                ));
+            }
+            if catch_all && !last {
+                return Err(format!("catch-all \"{segment}\" must be the last segment"));
+            }
+            if !params.insert(name) {
+                return Err(format!("parameter \"{name}\" appears twice"));
+            }
+        } else if segment.contains(['{', '}']) {
+            return Err(format!(
+                "\"{segment}\": a parameter must be a whole segment, like {{id}}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// RFC 9110 token.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AccessLog, AuthMethod, Config, CorsOrigins, UpstreamScheme};
+    use std::time::Duration;
+
+    const MINIMAL: &str = r#"
+        [[upstreams]]
+        name = "orders"
+        url = "http://127.0.0.1:18080"
+
+        [[routes]]
+        name = "orders-read"
+        path = "/v1/orders/{id}"
+        methods = ["get"]
+        upstream = "orders"
+        auth = ["none"]
+    "#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::from_toml_str(text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_safe_defaults() {
+        let config = Config::from_toml_str(MINIMAL).expect("valid");
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(config.admin.listen.to_string(), "127.0.0.1:9443");
+        assert_eq!(config.server.limits.max_body_bytes, 1_048_576);
+        assert_eq!(
+            config.server.limits.header_read_timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(config.log.access, AccessLog::Stdout);
+        assert_eq!(config.routes[0].methods, ["GET"]);
+        assert_eq!(config.routes[0].auth, [AuthMethod::None]);
+        assert_eq!(config.upstreams[0].scheme, UpstreamScheme::Http);
+        assert_eq!(config.upstreams[0].authority, "127.0.0.1:18080");
+        assert!(config.server.secure_headers.cache_control == "no-store");
+        // A public route is allowed, but never silently.
+        assert!(config.warnings.iter().any(|w| w.key == "routes[0].auth"));
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_with_its_key() {
+        let text = r#"
+            [server]
+            listen = "nowhere"
+            header_read_timeout = "10"
+            bogus = 1
+
+            [[upstreams]]
+            name = "a"
+            url = "ftp://x"
+
+            [[routes]]
+            name = "r1"
+            path = "v1/orders"
+            upstream = "a"
+            auth = ["none"]
+
+            [[routes]]
+            name = "r2"
+            path = "/v1/{id}/{id}"
+            upstream = "missing"
+        "#;
+        let errors = errors(text);
+        // `bogus` fails the [server] section as a whole (serde stops there), the rest are
+        // independent and all reported.
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("server: unknown field `bogus`")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("upstreams[0].url:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("routes[0].path:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("routes[1].path:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("routes[1].auth:")),
+            "{errors:?}"
+        );
+        assert!(errors.len() >= 5, "{errors:?}");
+    }
+
+    #[test]
+    fn server_values_are_checked_individually() {
+        let errors = errors(&format!(
+            "[server]\nlisten = \"nowhere\"\nheader_read_timeout = \"10\"\nmax_headers = 0\n{MINIMAL}"
+        ));
+        assert!(
+            errors.iter().any(|e| e.starts_with("server.listen:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("server.header_read_timeout:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("server.max_headers:")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_route_without_auth_is_denied_by_default() {
+        let text = MINIMAL.replace("auth = [\"none\"]", "");
+        let errors = errors(&text);
+        assert!(
+            errors.iter().any(|e| e.starts_with("routes[0].auth:")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn auth_methods_not_built_yet_are_refused_not_ignored() {
+        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"api_key\"]"));
+        assert!(
+            errors.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
+            "{errors:?}"
+        );
+        let errors = errors_of_section("[ratelimit]\nbackend = \"local\"\n");
+        assert!(
+            errors.iter().any(|e| e.starts_with("ratelimit:")),
+            "{errors:?}"
+        );
+    }
+
+    fn errors_of_section(section: &str) -> Vec<String> {
+        errors(&format!("{MINIMAL}\n{section}"))
+    }
+
+    #[test]
+    fn cors_wildcard_with_credentials_is_refused() {
+        let text =
+            format!("{MINIMAL}\ncors = {{ allow_origins = [\"*\"], allow_credentials = true }}\n");
+        let refused = errors(&text);
+        assert!(
+            refused
+                .iter()
+                .any(|e| e.starts_with("routes[0].cors.allow_origins:")),
+            "{refused:?}"
+        );
+
+        let text = format!(
+            "{MINIMAL}\ncors = {{ allow_origins = [\"https://App.example.com\"], allow_credentials = true }}\n"
+        );
+        let config = Config::from_toml_str(&text).expect("valid");
+        let cors = config.routes[0].cors.as_ref().expect("cors");
+        assert_eq!(
+            cors.allow_origins,
+            CorsOrigins::List(vec!["https://app.example.com".into()])
+        );
+
+        let with_path = errors(&format!(
+            "{MINIMAL}\ncors = {{ allow_origins = [\"https://a.com/path\"] }}\n"
+        ));
+        assert!(!with_path.is_empty());
+    }
+
+    #[test]
+    fn secrets_never_go_to_the_log() {
+        let errors = errors_of_section("[log]\nheaders = [\"Authorization\", \"user-agent\"]\n");
+        assert!(
+            errors.iter().any(|e| e.starts_with("log.headers[0]:")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn dangerous_options_warn() {
+        let text = MINIMAL.replace(
+            "url = \"http://127.0.0.1:18080\"",
+            "url = \"https://api.internal:8443/base/\"\ndangerous_skip_upstream_verify = true",
+        );
+        let config = Config::from_toml_str(&text).expect("valid");
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.key == "upstreams[0].dangerous_skip_upstream_verify")
+        );
+        assert_eq!(config.upstreams[0].base_path, "/base");
+        assert_eq!(config.upstreams[0].authority, "api.internal:8443");
+    }
+
+    #[test]
+    fn trusting_everyone_is_refused() {
+        let errors = errors(&format!(
+            "[server]\ntrusted_proxies = [\"0.0.0.0/0\", \"10.0.0.1\"]\n{MINIMAL}"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("server.trusted_proxies[0]:"));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let errors = errors("[server]\nlisten = \n");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("line 2: invalid TOML"), "{errors:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The config file as written: serde structs that mirror the TOML one to one.
+//!
+//! Every struct denies unknown fields, so a misspelt key is an error rather than a silently
+//! ignored setting. Nothing here is trusted: [`crate::compile`] turns these into the validated
+//! runtime types, reporting every problem with its key path.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Server {
+    pub(crate) listen: Option<String>,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) http_redirect_listen: Option<String>,
+    pub(crate) max_body_bytes: Option<u64>,
+    pub(crate) max_header_bytes: Option<u64>,
+    pub(crate) max_headers: Option<u64>,
+    pub(crate) max_uri_bytes: Option<u64>,
+    pub(crate) header_read_timeout: Option<String>,
+    pub(crate) body_read_timeout: Option<String>,
+    pub(crate) idle_timeout: Option<String>,
+    pub(crate) max_connections: Option<u64>,
+    pub(crate) trusted_proxies: Option<Vec<String>>,
+    pub(crate) worker_threads: Option<u64>,
+    pub(crate) shutdown_timeout: Option<String>,
+    pub(crate) secure_headers: Option<SecureHeaders>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tls {
+    pub(crate) cert: String,
+    pub(crate) key: String,
+    pub(crate) hsts: Option<Hsts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Hsts {
+    pub(crate) max_age: Option<String>,
+    pub(crate) include_subdomains: Option<bool>,
+    pub(crate) preload: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecureHeaders {
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_security_policy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Admin {
+    pub(crate) listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Log {
+    pub(crate) access: Option<String>,
+    pub(crate) level: Option<String>,
+    pub(crate) headers: Option<Vec<String>>,
+    pub(crate) sensitive_query_params: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Upstream {
+    pub(crate) name: String,
+    pub(crate) url: String,
+    pub(crate) connect_timeout: Option<String>,
+    pub(crate) request_timeout: Option<String>,
+    pub(crate) pool_idle_timeout: Option<String>,
+    pub(crate) pool_max_idle: Option<u64>,
+    pub(crate) preserve_host: Option<bool>,
+    pub(crate) ca: Option<String>,
+    pub(crate) dangerous_skip_upstream_verify: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Route {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) methods: Option<Vec<String>>,
+    pub(crate) upstream: String,
+    pub(crate) auth: Option<Vec<String>>,
+    pub(crate) pass_upstream_errors: Option<bool>,
+    pub(crate) cors: Option<Cors>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Cors {
+    pub(crate) allow_origins: Vec<String>,
+    pub(crate) allow_methods: Option<Vec<String>>,
+    pub(crate) allow_headers: Option<Vec<String>>,
+    pub(crate) expose_headers: Option<Vec<String>>,
+    pub(crate) allow_credentials: Option<bool>,
+    pub(crate) max_age: Option<String>,
+}
