@@ -652,13 +652,13 @@ fn compile_routes(
         });
     }
     for (i, up) in upstreams.iter().enumerate() {
-        if let Some(up) = up {
-            if !used[i] {
-                ctx.warn(
-                    format!("upstreams[{i}]"),
-                    format!("upstream \"{}\" is not used by any route", up.name),
-                );
-            }
+        if let Some(up) = up
+            && !used[i]
+        {
+            ctx.warn(
+                format!("upstreams[{i}]"),
+                format!("upstream \"{}\" is not used by any route", up.name),
+            );
         }
     }
     routes
