@@ -1,0 +1,197 @@
+//! Bodies as they cross the gateway.
+//!
+//! [`RequestBody`] enforces `max_body_bytes` and `body_read_timeout` while the client's body
+//! streams to the upstream: nothing is buffered, and the request fails the moment either limit
+//! is passed (hyper then aborts the upstream request; the pipeline answers 413 or 408).
+//! [`ResponseBody`] is what the gateway sends back: an upstream body passed through, or a
+//! small body of its own; it counts the bytes sent and completes the access-log record when
+//! the exchange ends, however it ends.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+use crate::access_log::Completion;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body exceeds max_body_bytes")]
+    TooLarge,
+    #[error("request body not received within body_read_timeout")]
+    Timeout,
+    #[error("reading the request body failed: {0}")]
+    Read(#[from] hyper::Error),
+}
+
+pub struct RequestBody {
+    inner: Incoming,
+    remaining: u64,
+    timeout: Duration,
+    deadline: Option<Pin<Box<Sleep>>>,
+    failed: bool,
+}
+
+impl RequestBody {
+    pub fn new(inner: Incoming, max_bytes: u64, timeout: Duration) -> Self {
+        RequestBody {
+            inner,
+            remaining: max_bytes,
+            timeout,
+            deadline: None,
+            failed: false,
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        if this.failed {
+            return Poll::Ready(None);
+        }
+        // The clock starts when the upstream first asks for the body, not at accept, so that
+        // the time spent connecting upstream does not count against the client.
+        let timeout = this.timeout;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            this.failed = true;
+            return Poll::Ready(Some(Err(BodyError::Timeout)));
+        }
+        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(e)) => {
+                this.failed = true;
+                return Poll::Ready(Some(Err(BodyError::Read(e))));
+            }
+            Some(Ok(frame)) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > this.remaining {
+                this.failed = true;
+                return Poll::Ready(Some(Err(BodyError::TooLarge)));
+            }
+            this.remaining -= len;
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Upstream(Incoming),
+}
+
+pub struct ResponseBody {
+    kind: Kind,
+    sent: u64,
+    completion: Option<Completion>,
+}
+
+impl ResponseBody {
+    pub fn full(bytes: Bytes) -> Self {
+        ResponseBody {
+            kind: Kind::Full(Some(bytes)),
+            sent: 0,
+            completion: None,
+        }
+    }
+
+    pub fn empty() -> Self {
+        ResponseBody::full(Bytes::new())
+    }
+
+    pub fn upstream(body: Incoming) -> Self {
+        ResponseBody {
+            kind: Kind::Upstream(body),
+            sent: 0,
+            completion: None,
+        }
+    }
+
+    /// Attaches the access-log record, completed with the byte count when the body ends.
+    pub fn on_complete(&mut self, completion: Completion) {
+        self.completion = Some(completion);
+        if self.is_end_stream() {
+            self.finish(false);
+        }
+    }
+
+    fn finish(&mut self, aborted: bool) {
+        if let Some(completion) = self.completion.take() {
+            completion.complete(self.sent, aborted);
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        // Dropped before its end: the client went away or the upstream body broke.
+        self.finish(true);
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = match &mut this.kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
+            Kind::Upstream(body) => Pin::new(body).poll_frame(cx),
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+                if this.is_end_stream() {
+                    this.finish(false);
+                }
+            }
+            Poll::Ready(None) => this.finish(false),
+            Poll::Ready(Some(Err(_))) => this.finish(true),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            Kind::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Upstream(body) => body.size_hint(),
+        }
+    }
+}

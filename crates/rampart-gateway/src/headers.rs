@@ -1,0 +1,297 @@
+//! Header rules shared by every request and response.
+//!
+//! - Hop-by-hop headers (RFC 9110 §7.6.1), and every header a `Connection` header names, are
+//!   removed in both directions before the gateway adds its own.
+//! - `X-Forwarded-*` and `Forwarded` are set by the gateway. A client's own are dropped unless
+//!   the connection comes from a configured trusted proxy, in which case the peer is appended.
+//! - Upstream fingerprinting headers (`Server`, `X-Powered-By`, ...) are removed.
+//! - The security headers of the SPEC go on every response, the gateway's own errors included.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ipnet::IpNet;
+use rampart_config::{SecureHeaders, Server};
+
+static HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+];
+
+/// Headers that only a proxy we trust may set; anyone else's are dropped.
+static FORWARDING: [HeaderName; 11] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    header::FORWARDED,
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-client-ip"),
+    HeaderName::from_static("true-client-ip"),
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+];
+
+/// Response headers that tell an attacker what software and version runs upstream.
+static FINGERPRINTS: [HeaderName; 14] = [
+    header::SERVER,
+    HeaderName::from_static("x-powered-by"),
+    HeaderName::from_static("x-aspnet-version"),
+    HeaderName::from_static("x-aspnetmvc-version"),
+    HeaderName::from_static("x-runtime"),
+    HeaderName::from_static("x-version"),
+    HeaderName::from_static("x-generator"),
+    HeaderName::from_static("x-drupal-cache"),
+    HeaderName::from_static("x-drupal-dynamic-cache"),
+    HeaderName::from_static("x-backend-server"),
+    HeaderName::from_static("x-debug-token"),
+    HeaderName::from_static("x-debug-token-link"),
+    HeaderName::from_static("x-sourcemap"),
+    HeaderName::from_static("sourcemap"),
+];
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Removes hop-by-hop headers and the headers that `Connection` names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(named) = connection_named(headers) {
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+fn connection_named(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
+    let mut out = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                out.push(name);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+pub fn strip_fingerprints(headers: &mut HeaderMap) {
+    for name in &FINGERPRINTS {
+        headers.remove(name);
+    }
+}
+
+pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = canonical(ip);
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    let values: Vec<&HeaderValue> = headers.get_all(&X_FORWARDED_FOR).iter().collect();
+    for value in values.iter().rev() {
+        let Ok(value) = value.to_str() else {
+            return client;
+        };
+        for hop in value.rsplit(',').map(str::trim) {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = canonical(ip);
+                    if !is_trusted(client, trusted) {
+                        return client;
+                    }
+                }
+                Err(_) => return client,
+            }
+        }
+    }
+    client
+}
+
+/// Sets the forwarding headers for the upstream request.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    peer_trusted: bool,
+    proto: &'static str,
+    host: Option<HeaderValue>,
+) {
+    let peer = canonical(peer);
+    if !peer_trusted {
+        for name in &FORWARDING {
+            headers.remove(name);
+        }
+    }
+    let peer_text = peer.to_string();
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) if peer_trusted => format!("{prior}, {peer_text}"),
+        _ => peer_text.clone(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
+    let node = match peer {
+        IpAddr::V4(_) => peer_text,
+        IpAddr::V6(_) => format!("\"[{peer_text}]\""),
+    };
+    let mut element = format!("for={node};proto={proto}");
+    if let Some(host) = host.as_ref().and_then(|h| h.to_str().ok()) {
+        // Host was validated by the HTTP layer; quote it, as it may contain ':'.
+        if host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+            element.push_str(&format!(";host=\"{host}\""));
+        }
+    }
+    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(prior) if peer_trusted => format!("{prior}, {element}"),
+        _ => element,
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, v);
+    }
+    if let Some(host) = host
+        && !(peer_trusted && headers.contains_key(&X_FORWARDED_HOST))
+    {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+}
+
+/// The security headers, built once per config.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    hsts: Option<HeaderValue>,
+    cache_control: HeaderValue,
+    csp: HeaderValue,
+}
+
+impl SecurityHeaders {
+    pub fn new(server: &Server) -> Self {
+        let SecureHeaders {
+            cache_control,
+            content_security_policy,
+        } = &server.secure_headers;
+        SecurityHeaders {
+            hsts: server
+                .tls
+                .as_ref()
+                .and_then(|tls| HeaderValue::from_str(&tls.hsts.header_value()).ok()),
+            // Both were checked for control characters by rampart-config.
+            cache_control: HeaderValue::from_str(cache_control)
+                .unwrap_or(HeaderValue::from_static("no-store")),
+            csp: HeaderValue::from_str(content_security_policy)
+                .unwrap_or(HeaderValue::from_static("default-src 'none'")),
+        }
+    }
+
+    /// Adds the security headers. `Cache-Control` and `Content-Security-Policy` set by the
+    /// upstream are kept (it knows its content); the others are always the gateway's.
+    pub fn apply(&self, headers: &mut HeaderMap, tls: bool) {
+        if tls && let Some(hsts) = &self.hsts {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
+        }
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn connection_named_headers_are_removed() {
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarded_headers_from_untrusted_clients_are_replaced() {
+        let mut h = map(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+        ]);
+        let peer: IpAddr = "203.0.113.9".parse().expect("ip");
+        set_forwarded(&mut h, peer, false, "https", Some(HeaderValue::from_static("api.example.com")));
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["forwarded"], "for=203.0.113.9;proto=https;host=\"api.example.com\"");
+        assert!(!h.contains_key("x-real-ip"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_appended_to_and_skipped_for_the_client_ip() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let h = map(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1")]);
+        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
+        // A client can prepend anything; the right-most untrusted hop is the real client.
+        assert_eq!(client_ip(peer, &h, &trusted).to_string(), "198.51.100.7");
+        let untrusted: IpAddr = "198.51.100.1".parse().expect("ip");
+        assert_eq!(client_ip(untrusted, &h, &trusted), untrusted);
+
+        let mut h = h;
+        set_forwarded(&mut h, peer, true, "https", None);
+        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 198.51.100.7, 10.1.1.1, 10.0.0.2");
+    }
+}

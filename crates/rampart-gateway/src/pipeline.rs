@@ -1,0 +1,363 @@
+//! The request pipeline: every request of the data plane goes through [`Pipeline::handle`].
+//!
+//! The stages run in this order, each able to refuse the request with a [`Rejection`]:
+//!
+//! 1. **framing** (before this module): the HTTP/1 guard in `rampart_http::framing` has
+//!    already refused ambiguous or oversized heads, so hyper only parses strict HTTP/1.
+//! 2. **normalize**: the path is normalized once; every later stage and the upstream see
+//!    only that path, so no encoding can make a check and the upstream disagree.
+//! 3. **route**: method + normalized path -> route; no route is 404, wrong method 405.
+//! 4. **cors**: preflights are answered here, before anything reaches the upstream;
+//!    a request from an origin the route does not allow is refused.
+//! 5. **body limits**: a declared Content-Length over the limit is refused before the
+//!    upstream is contacted; a streamed body is cut off at the limit by `RequestBody`.
+//!    (Authentication, rate limiting, validation and injection detection slot in between
+//!    routing and forwarding as their issues land, in the order of SPEC.md.)
+//! 6. **proxy**: hop-by-hop headers removed, forwarding headers set, request sent.
+//! 7. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
+//!    security headers and the request id added — on the gateway's own errors as well.
+//! 8. **log**: the access-log record completes when the response body ends.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use rampart_config::{Config, Diagnostic, Limits};
+use rampart_http::normalize::normalize_path;
+
+use crate::access_log::{AccessLogger, Completion, Decision, Record};
+use crate::body::{RequestBody, ResponseBody};
+use crate::cors::{CorsDecision, CorsPolicy};
+use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
+use crate::problem::{self, Rejection};
+use crate::proxy::{BodyErrorKind, ProxyError, Upstream};
+use crate::request_id::RequestId;
+use crate::router::{Match, Route, Router};
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// One config generation, compiled. Swapped whole on reload; a request keeps the generation
+/// it started with until it ends.
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    router: Router,
+    security: SecurityHeaders,
+    limits: Limits,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    logged_headers: Vec<HeaderName>,
+    log: Arc<AccessLogger>,
+}
+
+impl Pipeline {
+    pub fn build(config: Config, log: Arc<AccessLogger>) -> Result<Pipeline, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let upstreams: Vec<Arc<Upstream>> = config
+            .upstreams
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| match Upstream::build(u) {
+                Ok(u) => Some(Arc::new(u)),
+                Err(e) => {
+                    errors.push(Diagnostic::new(format!("upstreams[{i}]"), e));
+                    None
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let router = Router::build(&config, &upstreams)?;
+        Ok(Pipeline {
+            security: SecurityHeaders::new(&config.server),
+            limits: config.server.limits.clone(),
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            logged_headers: config
+                .log
+                .headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                .collect(),
+            router,
+            log,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn security_headers(&self) -> &SecurityHeaders {
+        &self.security
+    }
+
+    pub async fn handle(&self, conn: Connection, request: Request<Incoming>) -> Response<ResponseBody> {
+        let start = Instant::now();
+        let time = SystemTime::now();
+        let request_id = RequestId::generate();
+        let client_ip = headers::client_ip(conn.peer.ip(), request.headers(), &self.trusted_proxies);
+        let mut record = Box::new(Record {
+            time,
+            start,
+            request_id: request_id.clone(),
+            client_ip,
+            protocol: match request.version() {
+                http::Version::HTTP_2 => "HTTP/2",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
+            method: request.method().as_str().to_owned(),
+            path: String::new(),
+            query: request.uri().query().map(str::to_owned),
+            route: None,
+            consumer: None,
+            status: 0,
+            decision: Decision::Deny,
+            reason: "",
+            upstream_duration: None,
+            bytes_in: content_length(&request),
+            headers: self
+                .logged_headers
+                .iter()
+                .filter_map(|name| {
+                    let v = request.headers().get(name)?.to_str().ok()?;
+                    Some((name.clone(), v.chars().take(256).collect()))
+                })
+                .collect(),
+        });
+
+        let (mut response, cors_origin) = match self.process(conn, client_ip, request, &request_id, &mut record).await {
+            Ok(done) => done,
+            Err(rejection) => {
+                record.decision = Decision::Deny;
+                record.reason = rejection.code();
+                (problem::response(&rejection, &request_id), None)
+            }
+        };
+
+        let out = response.headers_mut();
+        if let Some((policy, origin)) = cors_origin {
+            policy.add_origin(out, &origin);
+        }
+        out.insert(X_REQUEST_ID, request_id.header_value());
+        self.security.apply(out, conn.tls);
+        record.status = response.status().as_u16();
+        response
+            .body_mut()
+            .on_complete(Completion::new(record, Arc::clone(&self.log)));
+        response
+    }
+
+    async fn process<'a>(
+        &'a self,
+        conn: Connection,
+        _client_ip: IpAddr,
+        request: Request<Incoming>,
+        request_id: &RequestId,
+        record: &mut Record,
+    ) -> Result<(Response<ResponseBody>, Option<(&'a CorsPolicy, HeaderValue)>), Rejection> {
+        // Stage 2: normalize. HTTP/2 requests have no framing guard in front; their target
+        // length is checked here.
+        let raw_path = request.uri().path();
+        if raw_path.len() + request.uri().query().map_or(0, str::len) > self.limits.max_uri_bytes {
+            return Err(Rejection::UriTooLong);
+        }
+        let path = match normalize_path(raw_path) {
+            Ok(p) => p.into_owned(),
+            Err(e) => {
+                record.path = printable(raw_path);
+                return Err(Rejection::BadPath(e.code()));
+            }
+        };
+        record.path.clone_from(&path);
+
+        // Stage 3: route.
+        let route: &Arc<Route> = match self.router.route(request.method(), &path) {
+            Match::Found(route) => route,
+            Match::MethodNotAllowed(allow, cors_route) => {
+                if let Some(route) = cors_route
+                    && CorsPolicy::is_preflight(&request)
+                {
+                    record.route = Some(Arc::clone(&route.name));
+                    return self.preflight(route, &request, record);
+                }
+                return Err(Rejection::MethodNotAllowed { allow: allow.clone() });
+            }
+            Match::NotFound => return Err(Rejection::NotFound),
+        };
+        record.route = Some(Arc::clone(&route.name));
+
+        // Stage 4: CORS.
+        let mut cors_origin = None;
+        if let Some(policy) = &route.cors {
+            if CorsPolicy::is_preflight(&request) {
+                return self.preflight(route, &request, record);
+            }
+            match policy.check(request.headers()) {
+                CorsDecision::NotCors => {}
+                CorsDecision::Allowed(origin) => cors_origin = Some((policy, origin)),
+                CorsDecision::Denied => return Err(Rejection::CorsDenied),
+            }
+        }
+
+        // Stage 5: body limits, before any upstream work.
+        if record.bytes_in.is_some_and(|n| n > self.limits.max_body_bytes) {
+            return Err(Rejection::PayloadTooLarge);
+        }
+
+        // Stage 6: proxy.
+        let (mut parts, body) = request.into_parts();
+        let original_host = parts
+            .headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let query = parts.uri.query().map(str::to_owned);
+        let peer_trusted = headers::is_trusted(conn.peer.ip(), &self.trusted_proxies);
+        headers::strip_hop_by_hop(&mut parts.headers);
+        headers::set_forwarded(
+            &mut parts.headers,
+            conn.peer.ip(),
+            peer_trusted,
+            if conn.tls { "https" } else { "http" },
+            original_host,
+        );
+        parts.headers.insert(X_REQUEST_ID, request_id.header_value());
+        let body = RequestBody::new(body, self.limits.max_body_bytes, self.limits.body_read_timeout);
+        let upstream_request = Request::from_parts(parts, body);
+
+        let sent = Instant::now();
+        let result = route.upstream.forward(upstream_request, &path, query.as_deref()).await;
+        record.upstream_duration = Some(sent.elapsed());
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => return Err(self.upstream_failure(route, request_id, error)),
+        };
+
+        // Stage 7: response filters.
+        let (mut parts, body) = response.into_parts();
+        if parts.status.is_server_error() && !route.pass_upstream_errors {
+            tracing::warn!(
+                request_id = request_id.as_str(),
+                route = &*route.name,
+                upstream = &*route.upstream.name,
+                status = parts.status.as_u16(),
+                "upstream server error replaced by a generic problem"
+            );
+            record.decision = Decision::Allow;
+            record.reason = "upstream.server_error";
+            let mut generic = http::Response::new(ResponseBody::full(problem::problem_body(parts.status, request_id)));
+            *generic.status_mut() = parts.status;
+            generic.headers_mut().insert(header::CONTENT_TYPE, problem::PROBLEM_JSON);
+            if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
+                generic.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+            }
+            return Ok((generic, cors_origin));
+        }
+        headers::strip_hop_by_hop(&mut parts.headers);
+        headers::strip_fingerprints(&mut parts.headers);
+        record.decision = Decision::Allow;
+        record.reason = "ok";
+        Ok((Response::from_parts(parts, ResponseBody::upstream(body)), cors_origin))
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        route: &Route,
+        request: &Request<Incoming>,
+        record: &mut Record,
+    ) -> Result<(Response<ResponseBody>, Option<(&'a CorsPolicy, HeaderValue)>), Rejection> {
+        let answer = route.cors.as_ref().and_then(|policy| policy.preflight(request));
+        match answer {
+            Some(response) => {
+                record.decision = Decision::Allow;
+                record.reason = "cors.preflight";
+                Ok((response, None))
+            }
+            None => Err(Rejection::CorsDenied),
+        }
+    }
+
+    fn upstream_failure(&self, route: &Route, request_id: &RequestId, error: ProxyError) -> Rejection {
+        let (rejection, kind) = match &error {
+            ProxyError::Connect(_) => (Rejection::UpstreamUnavailable, "connect"),
+            ProxyError::Timeout => (Rejection::UpstreamTimeout, "timeout"),
+            ProxyError::Exchange(_) | ProxyError::Uri => (Rejection::UpstreamError, "exchange"),
+            ProxyError::Body(BodyErrorKind::TooLarge) => return Rejection::PayloadTooLarge,
+            ProxyError::Body(BodyErrorKind::Timeout) => return Rejection::BodyTimeout,
+            ProxyError::Body(BodyErrorKind::Aborted) => {
+                return Rejection::BadRequest("http.body_aborted");
+            }
+        };
+        crate::metrics::upstream_error(&route.upstream.name, kind);
+        tracing::warn!(
+            request_id = request_id.as_str(),
+            route = &*route.name,
+            upstream = &*route.upstream.name,
+            error = %error,
+            "upstream request failed"
+        );
+        rejection
+    }
+}
+
+fn content_length<B>(request: &Request<B>) -> Option<u64> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A refused path, made safe to log: at most 256 characters, control characters escaped.
+fn printable(raw: &str) -> String {
+    raw.chars()
+        .take(256)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Response for a request refused before hyper dispatched it (the framing guard): complete
+/// raw HTTP/1.1 bytes, with the problem body and the security headers.
+pub fn raw_rejection(status: StatusCode, security: &SecurityHeaders, tls: bool) -> (RequestId, Vec<u8>) {
+    let request_id = RequestId::generate();
+    let body = problem::problem_body(status, &request_id);
+    let mut headers = http::HeaderMap::new();
+    security.apply(&mut headers, tls);
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\nx-request-id: {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+            body.len(),
+            request_id.as_str()
+        )
+        .as_bytes(),
+    );
+    for (name, value) in &headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    (request_id, out)
+}

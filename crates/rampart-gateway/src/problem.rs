@@ -1,0 +1,182 @@
+//! The one table from a cause of failure to what the client is told.
+//!
+//! Every stage of the pipeline that refuses a request returns a [`Rejection`]; this module
+//! alone decides the status and the RFC 9457 `application/problem+json` body the client gets.
+//! Bodies are generic and fixed per status: they never carry a stack trace, a file path, a
+//! version, an internal name or any part of the request. The precise cause goes to the access
+//! log as the reason code ([`Rejection::code`]), under the same request id the client sees.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::body::ResponseBody;
+use crate::request_id::RequestId;
+
+/// Why a request was refused or failed. Variants are causes; the client-facing answer is
+/// derived in [`Rejection::status`] and [`problem_body`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request line or head was malformed or ambiguous (framing guard, hyper, URI).
+    BadRequest(&'static str),
+    /// The path was refused by normalization (encoded slash, `..` above the root, ...).
+    BadPath(&'static str),
+    NotFound,
+    MethodNotAllowed { allow: HeaderValue },
+    UriTooLong,
+    HeadersTooLarge,
+    PayloadTooLarge,
+    /// The client did not send the body within `body_read_timeout`.
+    BodyTimeout,
+    HeaderTimeout,
+    /// A CORS preflight or request from an origin or with a method the route does not allow.
+    CorsDenied,
+    NotImplemented(&'static str),
+    /// The upstream could not be reached (refused, DNS, TLS handshake).
+    UpstreamUnavailable,
+    /// The upstream did not answer within `request_timeout`.
+    UpstreamTimeout,
+    /// The upstream answered with a 5xx that is not passed through, or broke the exchange.
+    UpstreamError,
+    /// The gateway is shutting down or reloading and cannot take the request.
+    Unavailable,
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::BadRequest(_) | Rejection::BadPath(_) => StatusCode::BAD_REQUEST,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
+            Rejection::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyTimeout | Rejection::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::CorsDenied => StatusCode::FORBIDDEN,
+            Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
+            Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The reason code for logs and metrics (`rampart explain CODE` documents each).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::BadRequest(code) | Rejection::BadPath(code) => code,
+            Rejection::NotFound => "route.not_found",
+            Rejection::MethodNotAllowed { .. } => "route.method_not_allowed",
+            Rejection::UriTooLong => "http.uri_too_long",
+            Rejection::HeadersTooLarge => "http.headers_too_large",
+            Rejection::PayloadTooLarge => "http.body_too_large",
+            Rejection::BodyTimeout => "http.body_timeout",
+            Rejection::HeaderTimeout => "http.header_timeout",
+            Rejection::CorsDenied => "cors.denied",
+            Rejection::NotImplemented(code) => code,
+            Rejection::UpstreamUnavailable => "upstream.unavailable",
+            Rejection::UpstreamTimeout => "upstream.timeout",
+            Rejection::UpstreamError => "upstream.error",
+            Rejection::Unavailable => "gateway.unavailable",
+        }
+    }
+}
+
+/// The fixed `type` and `title` for a status. Nothing request-specific is ever added.
+fn type_and_title(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("bad-request", "Bad Request"),
+        401 => ("unauthorized", "Unauthorized"),
+        403 => ("forbidden", "Forbidden"),
+        404 => ("not-found", "Not Found"),
+        405 => ("method-not-allowed", "Method Not Allowed"),
+        408 => ("request-timeout", "Request Timeout"),
+        410 => ("gone", "Gone"),
+        413 => ("payload-too-large", "Payload Too Large"),
+        414 => ("uri-too-long", "URI Too Long"),
+        429 => ("too-many-requests", "Too Many Requests"),
+        431 => ("headers-too-large", "Request Header Fields Too Large"),
+        501 => ("not-implemented", "Not Implemented"),
+        502 => ("bad-gateway", "Bad Gateway"),
+        503 => ("service-unavailable", "Service Unavailable"),
+        504 => ("gateway-timeout", "Gateway Timeout"),
+        s if s >= 500 => ("server-error", "Internal Server Error"),
+        _ => ("client-error", "Bad Request"),
+    }
+}
+
+/// The problem+json body for `status`, carrying the request id so that a client can quote it.
+pub fn problem_body(status: StatusCode, request_id: &RequestId) -> Bytes {
+    let (kind, title) = type_and_title(status);
+    // The id is hex and every other value a fixed ASCII literal: nothing needs escaping.
+    Bytes::from(format!(
+        "{{\"type\":\"urn:rampart:problem:{kind}\",\"title\":\"{title}\",\"status\":{},\"request_id\":\"{}\"}}",
+        status.as_u16(),
+        request_id.as_str(),
+    ))
+}
+
+pub const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
+
+/// Builds the response for a rejection. Security headers are added later, by the same code
+/// that adds them to upstream responses, so that no response leaves without them.
+pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response<ResponseBody> {
+    let status = rejection.status();
+    let mut response = http::Response::new(ResponseBody::full(problem_body(status, request_id)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, PROBLEM_JSON);
+    if let Rejection::MethodNotAllowed { allow } = rejection {
+        headers.insert(header::ALLOW, allow.clone());
+    }
+    if matches!(
+        rejection,
+        Rejection::BodyTimeout | Rejection::HeaderTimeout | Rejection::PayloadTooLarge
+    ) {
+        // The rest of the body is not read: the connection cannot be reused safely.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_generic_and_carry_only_the_request_id() {
+        let id = RequestId::from_raw("0123456789abcdef01234567");
+        let body = problem_body(StatusCode::BAD_GATEWAY, &id);
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["type"], "urn:rampart:problem:bad-gateway");
+        assert_eq!(json["title"], "Bad Gateway");
+        assert_eq!(json["status"], 502);
+        assert_eq!(json["request_id"], "0123456789abcdef01234567");
+        assert_eq!(json.as_object().map(|o| o.len()), Some(4));
+    }
+
+    #[test]
+    fn every_rejection_maps_to_an_error_status() {
+        let all = [
+            Rejection::BadRequest("x"),
+            Rejection::BadPath("x"),
+            Rejection::NotFound,
+            Rejection::MethodNotAllowed {
+                allow: HeaderValue::from_static("GET"),
+            },
+            Rejection::UriTooLong,
+            Rejection::HeadersTooLarge,
+            Rejection::PayloadTooLarge,
+            Rejection::BodyTimeout,
+            Rejection::HeaderTimeout,
+            Rejection::CorsDenied,
+            Rejection::NotImplemented("x"),
+            Rejection::UpstreamUnavailable,
+            Rejection::UpstreamTimeout,
+            Rejection::UpstreamError,
+            Rejection::Unavailable,
+        ];
+        for r in all {
+            assert!(r.status().is_client_error() || r.status().is_server_error(), "{r:?}");
+            assert!(!r.code().is_empty());
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Upstreams: pooled keep-alive clients and the forwarding of one request.
+//!
+//! Each upstream has its own hyper client (its own pool, connect timeout, TLS settings).
+//! Upstream TLS verifies certificates against the system roots plus the upstream's `ca`;
+//! `dangerous_skip_upstream_verify` is the only way to turn that off, and it is named so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rampart_config::UpstreamScheme;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::body::{BodyError, RequestBody};
+use crate::tls::provider;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
+
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: Arc<str>,
+    scheme: &'static str,
+    authority: String,
+    host_header: HeaderValue,
+    base_path: String,
+    request_timeout: Duration,
+    preserve_host: bool,
+    client: HttpClient,
+}
+
+/// How forwarding failed, for the error table and the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("connecting to the upstream failed: {0}")]
+    Connect(String),
+    #[error("the upstream did not answer within request_timeout")]
+    Timeout,
+    #[error("the request body was refused: {0}")]
+    Body(BodyErrorKind),
+    #[error("the exchange with the upstream failed: {0}")]
+    Exchange(String),
+    #[error("invalid upstream URI")]
+    Uri,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyErrorKind {
+    #[error("too large")]
+    TooLarge,
+    #[error("timed out")]
+    Timeout,
+    #[error("client aborted")]
+    Aborted,
+}
+
+impl Upstream {
+    pub fn build(config: &rampart_config::Upstream) -> Result<Upstream, String> {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let tls = upstream_tls(config)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        let host = config
+            .authority
+            .strip_suffix(match config.scheme {
+                UpstreamScheme::Http => ":80",
+                UpstreamScheme::Https => ":443",
+            })
+            .unwrap_or(&config.authority);
+        Ok(Upstream {
+            name: Arc::from(config.name.as_str()),
+            scheme: match config.scheme {
+                UpstreamScheme::Http => "http",
+                UpstreamScheme::Https => "https",
+            },
+            authority: config.authority.clone(),
+            host_header: HeaderValue::from_str(host).map_err(|_| "invalid upstream host".to_owned())?,
+            base_path: config.base_path.clone(),
+            request_timeout: config.request_timeout,
+            preserve_host: config.preserve_host,
+            client,
+        })
+    }
+
+    /// Sends `request` (whose headers the pipeline has already prepared) to this upstream,
+    /// at `path` (normalized) and `query`.
+    pub async fn forward(
+        &self,
+        mut request: Request<RequestBody>,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Response<Incoming>, ProxyError> {
+        let mut uri = String::with_capacity(
+            self.scheme.len() + 3 + self.authority.len() + self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+        );
+        uri.push_str(self.scheme);
+        uri.push_str("://");
+        uri.push_str(&self.authority);
+        uri.push_str(&self.base_path);
+        uri.push_str(path);
+        if let Some(q) = query {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        *request.uri_mut() = uri.parse::<Uri>().map_err(|_| ProxyError::Uri)?;
+        // Upstreams speak HTTP/1.1 whatever the client spoke.
+        *request.version_mut() = http::Version::HTTP_11;
+        if !self.preserve_host || !request.headers().contains_key(header::HOST) {
+            request.headers_mut().insert(header::HOST, self.host_header.clone());
+        }
+        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
+            Err(_) => Err(ProxyError::Timeout),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(classify(&e)),
+        }
+    }
+}
+
+fn classify(error: &hyper_util::client::legacy::Error) -> ProxyError {
+    // A failure of our own request body (limit, timeout, client gone) surfaces here as the
+    // source of the client error; it is the client's fault, not the upstream's.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(body) = e.downcast_ref::<BodyError>() {
+            return ProxyError::Body(match body {
+                BodyError::TooLarge => BodyErrorKind::TooLarge,
+                BodyError::Timeout => BodyErrorKind::Timeout,
+                BodyError::Read(_) => BodyErrorKind::Aborted,
+            });
+        }
+        source = e.source();
+    }
+    if error.is_connect() {
+        ProxyError::Connect(format!("{error:?}"))
+    } else {
+        ProxyError::Exchange(format!("{error:?}"))
+    }
+}
+
+fn upstream_tls(config: &rampart_config::Upstream) -> Result<rustls::ClientConfig, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?;
+    let mut tls = if config.dangerous_skip_upstream_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(ca) = &config.ca {
+            let certs = crate::tls::read_certs(ca)?;
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// Accepts any upstream certificate. Only reachable through `dangerous_skip_upstream_verify`.
+#[derive(Debug)]
+struct NoVerification;
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

@@ -1,0 +1,130 @@
+//! `rampart init [DIR]`: a secure-by-default, commented config and a development certificate.
+//!
+//! Nothing is overwritten: if any file exists already, init stops before writing anything.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// The config `init` writes. `rampart demo` runs the same text with its own ports.
+pub(crate) const DEFAULT_CONFIG: &str = r#"# rampart configuration. Every key is documented in SPEC.md; `rampart check --config FILE`
+# validates this file and lists every problem at once.
+
+[server]
+listen = "127.0.0.1:8443"
+# TLS 1.3 and 1.2 only, ECDHE + AEAD suites only. Omit only for local development.
+tls = { cert = "certs/dev-cert.pem", key = "certs/dev-key.pem" }
+# HSTS is sent on every TLS response: max-age one year, includeSubDomains.
+# tls = { cert = "...", key = "...", hsts = { max_age = "365d", include_subdomains = true, preload = false } }
+# A plain-HTTP listener that only answers 308 redirects to HTTPS:
+# http_redirect_listen = "127.0.0.1:8080"
+
+# Request hardening (these are the defaults).
+max_body_bytes = 1048576          # 413 past it, enforced while streaming
+max_header_bytes = 16384          # whole request head; 431 past it
+max_headers = 100
+max_uri_bytes = 8192              # 414 past it
+header_read_timeout = "10s"       # slowloris cut-off
+body_read_timeout = "30s"
+idle_timeout = "60s"
+max_connections = 10000
+# Only these peers may set X-Forwarded-For / Forwarded; everyone else's are replaced.
+trusted_proxies = []
+
+[admin]
+# Metrics (/metrics), /healthz and /readyz. Keep it on loopback.
+listen = "127.0.0.1:9443"
+
+[log]
+access = "stdout"                 # or "off", or a file path
+headers = ["user-agent"]          # request headers logged; credentials can never be listed
+# Values of these query parameters are masked (added to a built-in list: token, api_key, ...).
+sensitive_query_params = []
+
+[[upstreams]]
+name = "orders"
+url = "http://127.0.0.1:18080"
+connect_timeout = "2s"
+request_timeout = "15s"
+
+# Deny by default: a request that matches no route gets 404, a method not listed 405, and
+# every route must say how callers authenticate.
+[[routes]]
+name = "orders-read"
+path = "/v1/orders/{id}"
+methods = ["GET"]
+upstream = "orders"
+auth = ["none"]                   # public; `rampart check` and `rampart audit` flag it
+
+[[routes]]
+name = "orders-list"
+path = "/v1/orders"
+methods = ["GET", "POST"]
+upstream = "orders"
+auth = ["none"]
+cors = { allow_origins = ["https://app.example.com"], allow_methods = ["GET", "POST"], allow_headers = ["content-type"] }
+
+[[routes]]
+name = "users-read"
+path = "/v1/users/{id}"
+methods = ["GET"]
+upstream = "orders"
+auth = ["none"]
+"#;
+
+pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
+    let config = dir.join("rampart.toml");
+    let certs = dir.join("certs");
+    let cert = certs.join("dev-cert.pem");
+    let key = certs.join("dev-key.pem");
+    for path in [&config, &cert, &key] {
+        if path.exists() {
+            bail!("{} exists already; init never overwrites files", path.display());
+        }
+    }
+    std::fs::create_dir_all(&certs).with_context(|| format!("cannot create {}", certs.display()))?;
+    write_dev_certificate(&cert, &key)?;
+    write_new(&config, DEFAULT_CONFIG.as_bytes(), 0o644)?;
+    println!("wrote {}", config.display());
+    println!("wrote {} and {} (development only: self-signed for localhost)", cert.display(), key.display());
+    println!("next: rampart check --config {}", config.display());
+    Ok(())
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`; the key is readable by the
+/// owner only.
+pub(crate) fn write_dev_certificate(cert: &Path, key: &Path) -> anyhow::Result<()> {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let generated = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    write_new(cert, generated.cert.pem().as_bytes(), 0o644)?;
+    write_new(key, generated.key_pair.serialize_pem().as_bytes(), 0o600)?;
+    Ok(())
+}
+
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// A fresh directory for files that live as long as the process (the demo's certificate).
+pub(crate) fn temp_dir(prefix: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{:x}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
