@@ -274,7 +274,7 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
             "redirects to HTTPS need server.tls to be configured",
         );
     }
-    if http_redirect_listen == Some(listen) {
+    if http_redirect_listen == Some(listen) && listen.port() != 0 {
         ctx.error(
             "server.http_redirect_listen",
             "must differ from server.listen",
@@ -408,7 +408,9 @@ fn compile_admin(ctx: &mut Ctx, raw: raw::Admin, server: &Server) -> Admin {
         .as_deref()
         .and_then(|t| ctx.socket_addr("admin.listen", t))
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9443)));
-    if listen == server.listen || Some(listen) == server.http_redirect_listen {
+    // Port 0 (pick any free port, for tests) never collides.
+    let same = |other: SocketAddr| other == listen && listen.port() != 0;
+    if same(server.listen) || server.http_redirect_listen.is_some_and(same) {
         ctx.error(
             "admin.listen",
             "the admin listener must be separate from the data-plane listeners",

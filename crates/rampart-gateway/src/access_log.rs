@@ -220,7 +220,11 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
         bytes_in: r.bytes_in,
         bytes_out: line.bytes_out,
         aborted: line.aborted,
-        headers: r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
     };
     if serde_json::to_writer(&mut *buf, &json).is_ok() {
         buf.push(b'\n');

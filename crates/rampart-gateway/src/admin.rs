@@ -19,7 +19,11 @@ pub trait Health: Send + Sync {
     fn ready(&self) -> bool;
 }
 
-pub(crate) async fn serve(listener: TcpListener, health: Arc<dyn Health>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    health: Arc<dyn Health>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let handle = crate::metrics::install();
     // Histogram upkeep keeps the recorder's memory bounded between scrapes.
     let upkeep = handle.clone();
@@ -74,15 +78,21 @@ fn answer(
             "text/plain",
             Bytes::from_static(b"draining\n"),
         ),
-        _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            Bytes::from_static(b"not found\n"),
+        ),
     };
     let mut response = Response::new(ResponseBody::full(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }

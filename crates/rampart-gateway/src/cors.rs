@@ -98,7 +98,11 @@ impl CorsPolicy {
         }
         if let Some(requested) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
             let requested = requested.to_str().ok()?;
-            for name in requested.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            for name in requested
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
                 if !self.headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
                     return None;
                 }
@@ -151,4 +155,3 @@ impl CorsPolicy {
         }
     }
 }
-

@@ -166,7 +166,10 @@ pub fn set_forwarded(
     let mut element = format!("for={node};proto={proto}");
     if let Some(host) = host.as_ref().and_then(|h| h.to_str().ok()) {
         // Host was validated by the HTTP layer; quote it, as it may contain ':'.
-        if host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+        if host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
             element.push_str(&format!(";host=\"{host}\""));
         }
     }
@@ -273,10 +276,19 @@ mod tests {
             ("forwarded", "for=6.6.6.6"),
         ]);
         let peer: IpAddr = "203.0.113.9".parse().expect("ip");
-        set_forwarded(&mut h, peer, false, "https", Some(HeaderValue::from_static("api.example.com")));
+        set_forwarded(
+            &mut h,
+            peer,
+            false,
+            "https",
+            Some(HeaderValue::from_static("api.example.com")),
+        );
         assert_eq!(h["x-forwarded-for"], "203.0.113.9");
         assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["forwarded"], "for=203.0.113.9;proto=https;host=\"api.example.com\"");
+        assert_eq!(
+            h["forwarded"],
+            "for=203.0.113.9;proto=https;host=\"api.example.com\""
+        );
         assert!(!h.contains_key("x-real-ip"));
     }
 
@@ -292,6 +304,9 @@ mod tests {
 
         let mut h = h;
         set_forwarded(&mut h, peer, true, "https", None);
-        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 198.51.100.7, 10.1.1.1, 10.0.0.2");
+        assert_eq!(
+            h["x-forwarded-for"],
+            "6.6.6.6, 198.51.100.7, 10.1.1.1, 10.0.0.2"
+        );
     }
 }

@@ -99,11 +99,16 @@ impl Pipeline {
         &self.security
     }
 
-    pub async fn handle(&self, conn: Connection, request: Request<Incoming>) -> Response<ResponseBody> {
+    pub async fn handle(
+        &self,
+        conn: Connection,
+        request: Request<Incoming>,
+    ) -> Response<ResponseBody> {
         let start = Instant::now();
         let time = SystemTime::now();
         let request_id = RequestId::generate();
-        let client_ip = headers::client_ip(conn.peer.ip(), request.headers(), &self.trusted_proxies);
+        let client_ip =
+            headers::client_ip(conn.peer.ip(), request.headers(), &self.trusted_proxies);
         let mut record = Box::new(Record {
             time,
             start,
@@ -134,7 +139,10 @@ impl Pipeline {
                 .collect(),
         });
 
-        let (mut response, cors_origin) = match self.process(conn, client_ip, request, &request_id, &mut record).await {
+        let (mut response, cors_origin) = match self
+            .process(conn, client_ip, request, &request_id, &mut record)
+            .await
+        {
             Ok(done) => done,
             Err(rejection) => {
                 record.decision = Decision::Deny;
@@ -163,7 +171,13 @@ impl Pipeline {
         request: Request<Incoming>,
         request_id: &RequestId,
         record: &mut Record,
-    ) -> Result<(Response<ResponseBody>, Option<(&'a CorsPolicy, HeaderValue)>), Rejection> {
+    ) -> Result<
+        (
+            Response<ResponseBody>,
+            Option<(&'a CorsPolicy, HeaderValue)>,
+        ),
+        Rejection,
+    > {
         // Stage 2: normalize. HTTP/2 requests have no framing guard in front; their target
         // length is checked here.
         let raw_path = request.uri().path();
@@ -189,7 +203,9 @@ impl Pipeline {
                     record.route = Some(Arc::clone(&route.name));
                     return self.preflight(route, &request, record);
                 }
-                return Err(Rejection::MethodNotAllowed { allow: allow.clone() });
+                return Err(Rejection::MethodNotAllowed {
+                    allow: allow.clone(),
+                });
             }
             Match::NotFound => return Err(Rejection::NotFound),
         };
@@ -209,17 +225,21 @@ impl Pipeline {
         }
 
         // Stage 5: body limits, before any upstream work.
-        if record.bytes_in.is_some_and(|n| n > self.limits.max_body_bytes) {
+        if record
+            .bytes_in
+            .is_some_and(|n| n > self.limits.max_body_bytes)
+        {
             return Err(Rejection::PayloadTooLarge);
         }
 
         // Stage 6: proxy.
         let (mut parts, body) = request.into_parts();
-        let original_host = parts
-            .headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
         let query = parts.uri.query().map(str::to_owned);
         let peer_trusted = headers::is_trusted(conn.peer.ip(), &self.trusted_proxies);
         headers::strip_hop_by_hop(&mut parts.headers);
@@ -230,12 +250,21 @@ impl Pipeline {
             if conn.tls { "https" } else { "http" },
             original_host,
         );
-        parts.headers.insert(X_REQUEST_ID, request_id.header_value());
-        let body = RequestBody::new(body, self.limits.max_body_bytes, self.limits.body_read_timeout);
+        parts
+            .headers
+            .insert(X_REQUEST_ID, request_id.header_value());
+        let body = RequestBody::new(
+            body,
+            self.limits.max_body_bytes,
+            self.limits.body_read_timeout,
+        );
         let upstream_request = Request::from_parts(parts, body);
 
         let sent = Instant::now();
-        let result = route.upstream.forward(upstream_request, &path, query.as_deref()).await;
+        let result = route
+            .upstream
+            .forward(upstream_request, &path, query.as_deref())
+            .await;
         record.upstream_duration = Some(sent.elapsed());
         let response = match result {
             Ok(response) => response,
@@ -254,11 +283,18 @@ impl Pipeline {
             );
             record.decision = Decision::Allow;
             record.reason = "upstream.server_error";
-            let mut generic = http::Response::new(ResponseBody::full(problem::problem_body(parts.status, request_id)));
+            let mut generic = http::Response::new(ResponseBody::full(problem::problem_body(
+                parts.status,
+                request_id,
+            )));
             *generic.status_mut() = parts.status;
-            generic.headers_mut().insert(header::CONTENT_TYPE, problem::PROBLEM_JSON);
+            generic
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, problem::PROBLEM_JSON);
             if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
-                generic.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+                generic
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry.clone());
             }
             return Ok((generic, cors_origin));
         }
@@ -266,7 +302,10 @@ impl Pipeline {
         headers::strip_fingerprints(&mut parts.headers);
         record.decision = Decision::Allow;
         record.reason = "ok";
-        Ok((Response::from_parts(parts, ResponseBody::upstream(body)), cors_origin))
+        Ok((
+            Response::from_parts(parts, ResponseBody::upstream(body)),
+            cors_origin,
+        ))
     }
 
     fn preflight<'a>(
@@ -274,8 +313,17 @@ impl Pipeline {
         route: &Route,
         request: &Request<Incoming>,
         record: &mut Record,
-    ) -> Result<(Response<ResponseBody>, Option<(&'a CorsPolicy, HeaderValue)>), Rejection> {
-        let answer = route.cors.as_ref().and_then(|policy| policy.preflight(request));
+    ) -> Result<
+        (
+            Response<ResponseBody>,
+            Option<(&'a CorsPolicy, HeaderValue)>,
+        ),
+        Rejection,
+    > {
+        let answer = route
+            .cors
+            .as_ref()
+            .and_then(|policy| policy.preflight(request));
         match answer {
             Some(response) => {
                 record.decision = Decision::Allow;
@@ -286,7 +334,12 @@ impl Pipeline {
         }
     }
 
-    fn upstream_failure(&self, route: &Route, request_id: &RequestId, error: ProxyError) -> Rejection {
+    fn upstream_failure(
+        &self,
+        route: &Route,
+        request_id: &RequestId,
+        error: ProxyError,
+    ) -> Rejection {
         let (rejection, kind) = match &error {
             ProxyError::Connect(_) => (Rejection::UpstreamUnavailable, "connect"),
             ProxyError::Timeout => (Rejection::UpstreamTimeout, "timeout"),
@@ -335,7 +388,11 @@ fn printable(raw: &str) -> String {
 
 /// Response for a request refused before hyper dispatched it (the framing guard): complete
 /// raw HTTP/1.1 bytes, with the problem body and the security headers.
-pub fn raw_rejection(status: StatusCode, security: &SecurityHeaders, tls: bool) -> (RequestId, Vec<u8>) {
+pub fn raw_rejection(
+    status: StatusCode,
+    security: &SecurityHeaders,
+    tls: bool,
+) -> (RequestId, Vec<u8>) {
     let request_id = RequestId::generate();
     let body = problem::problem_body(status, &request_id);
     let mut headers = http::HeaderMap::new();

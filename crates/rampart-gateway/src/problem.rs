@@ -21,7 +21,9 @@ pub enum Rejection {
     /// The path was refused by normalization (encoded slash, `..` above the root, ...).
     BadPath(&'static str),
     NotFound,
-    MethodNotAllowed { allow: HeaderValue },
+    MethodNotAllowed {
+        allow: HeaderValue,
+    },
     UriTooLong,
     HeadersTooLarge,
     PayloadTooLarge,
@@ -175,7 +177,10 @@ mod tests {
             Rejection::Unavailable,
         ];
         for r in all {
-            assert!(r.status().is_client_error() || r.status().is_server_error(), "{r:?}");
+            assert!(
+                r.status().is_client_error() || r.status().is_server_error(),
+                "{r:?}"
+            );
             assert!(!r.code().is_empty());
         }
     }

@@ -94,7 +94,8 @@ impl Upstream {
                 UpstreamScheme::Https => "https",
             },
             authority: config.authority.clone(),
-            host_header: HeaderValue::from_str(host).map_err(|_| "invalid upstream host".to_owned())?,
+            host_header: HeaderValue::from_str(host)
+                .map_err(|_| "invalid upstream host".to_owned())?,
             base_path: config.base_path.clone(),
             request_timeout: config.request_timeout,
             preserve_host: config.preserve_host,
@@ -111,7 +112,12 @@ impl Upstream {
         query: Option<&str>,
     ) -> Result<Response<Incoming>, ProxyError> {
         let mut uri = String::with_capacity(
-            self.scheme.len() + 3 + self.authority.len() + self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+            self.scheme.len()
+                + 3
+                + self.authority.len()
+                + self.base_path.len()
+                + path.len()
+                + query.map_or(0, |q| q.len() + 1),
         );
         uri.push_str(self.scheme);
         uri.push_str("://");
@@ -126,7 +132,9 @@ impl Upstream {
         // Upstreams speak HTTP/1.1 whatever the client spoke.
         *request.version_mut() = http::Version::HTTP_11;
         if !self.preserve_host || !request.headers().contains_key(header::HOST) {
-            request.headers_mut().insert(header::HOST, self.host_header.clone());
+            request
+                .headers_mut()
+                .insert(header::HOST, self.host_header.clone());
         }
         match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
             Err(_) => Err(ProxyError::Timeout),
@@ -161,7 +169,7 @@ fn upstream_tls(config: &rampart_config::Upstream) -> Result<rustls::ClientConfi
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?;
-    let mut tls = if config.dangerous_skip_upstream_verify {
+    let tls = if config.dangerous_skip_upstream_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification))
@@ -180,7 +188,7 @@ fn upstream_tls(config: &rampart_config::Upstream) -> Result<rustls::ClientConfi
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // ALPN (http/1.1) is set by the connector builder, which refuses a preset list.
     Ok(tls)
 }
 

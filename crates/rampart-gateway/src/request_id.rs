@@ -43,7 +43,10 @@ impl RequestId {
     /// For tests and for ids read back from logs: the caller guarantees 24 hex characters.
     pub fn from_raw(text: &str) -> Self {
         let mut out = [b'0'; 24];
-        for (o, b) in out.iter_mut().zip(text.bytes().filter(u8::is_ascii_hexdigit)) {
+        for (o, b) in out
+            .iter_mut()
+            .zip(text.bytes().filter(u8::is_ascii_hexdigit))
+        {
             *o = b.to_ascii_lowercase();
         }
         RequestId(out)
@@ -71,9 +74,13 @@ mod tests {
 
     #[test]
     fn ids_are_hex_and_distinct() {
-        let ids: std::collections::HashSet<String> =
-            (0..10_000).map(|_| RequestId::generate().as_str().to_owned()).collect();
+        let ids: std::collections::HashSet<String> = (0..10_000)
+            .map(|_| RequestId::generate().as_str().to_owned())
+            .collect();
         assert_eq!(ids.len(), 10_000);
-        assert!(ids.iter().all(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
     }
 }

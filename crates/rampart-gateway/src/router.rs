@@ -79,7 +79,9 @@ impl Router {
                 }
             };
             let overlaps = groups[group].routes.iter().any(|(existing, _)| {
-                existing.is_empty() || methods.is_empty() || existing.iter().any(|m| methods.contains(m))
+                existing.is_empty()
+                    || methods.is_empty()
+                    || existing.iter().any(|m| methods.contains(m))
             });
             if overlaps {
                 errors.push(Diagnostic::new(
@@ -117,7 +119,11 @@ impl Router {
             }
         }
         // A CORS preflight is answered by the first route of the path that has a policy.
-        let cors_route = group.routes.iter().map(|(_, r)| r).find(|r| r.cors.is_some());
+        let cors_route = group
+            .routes
+            .iter()
+            .map(|(_, r)| r)
+            .find(|r| r.cors.is_some());
         Match::MethodNotAllowed(&group.allow, cors_route)
     }
 }

@@ -82,7 +82,11 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
     if let Err(mut e) = Pipeline::build(config.clone(), log) {
         errors.append(&mut e);
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 impl Gateway {
@@ -96,8 +100,11 @@ impl Gateway {
             )),
             None => None,
         };
-        let log = AccessLogger::start(&config.log.access, config.log.sensitive_query_params.clone())
-            .map_err(StartError::AccessLog)?;
+        let log = AccessLogger::start(
+            &config.log.access,
+            config.log.sensitive_query_params.clone(),
+        )
+        .map_err(StartError::AccessLog)?;
         let server = config.server.clone();
         let admin_addr = config.admin.listen;
         let pipeline = Pipeline::build(config, Arc::clone(&log)).map_err(StartError::Config)?;
@@ -109,11 +116,19 @@ impl Gateway {
             .await
             .map_err(|e| StartError::Bind(admin_addr, e))?;
         let redirect = match server.http_redirect_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))?),
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Bind(addr, e))?,
+            ),
             None => None,
         };
-        let listen = data.local_addr().map_err(|e| StartError::Bind(server.listen, e))?;
-        let admin_local = admin.local_addr().map_err(|e| StartError::Bind(admin_addr, e))?;
+        let listen = data
+            .local_addr()
+            .map_err(|e| StartError::Bind(server.listen, e))?;
+        let admin_local = admin
+            .local_addr()
+            .map_err(|e| StartError::Bind(admin_addr, e))?;
         let redirect_local = redirect.as_ref().and_then(|l| l.local_addr().ok());
 
         let (shutdown, _) = watch::channel(false);
@@ -134,7 +149,13 @@ impl Gateway {
             None => None,
         };
         let limit = Arc::new(Semaphore::new(server.limits.max_connections));
-        tokio::spawn(accept_loop(Arc::clone(&shared), data, acceptor, limit, Kind::Data));
+        tokio::spawn(accept_loop(
+            Arc::clone(&shared),
+            data,
+            acceptor,
+            limit,
+            Kind::Data,
+        ));
         if let Some(redirect) = redirect {
             let limit = Arc::new(Semaphore::new(server.limits.max_connections));
             tokio::spawn(accept_loop(
@@ -142,10 +163,16 @@ impl Gateway {
                 redirect,
                 None,
                 limit,
-                Kind::Redirect { https_port: listen.port() },
+                Kind::Redirect {
+                    https_port: listen.port(),
+                },
             ));
         }
-        tokio::spawn(admin::serve(admin, Arc::clone(&shared) as Arc<dyn admin::Health>, shared.shutdown.subscribe()));
+        tokio::spawn(admin::serve(
+            admin,
+            Arc::clone(&shared) as Arc<dyn admin::Health>,
+            shared.shutdown.subscribe(),
+        ));
         tracing::info!(%listen, admin = %admin_local, tls = shared.certs.is_some(), "rampart is serving");
         Ok(Gateway {
             shared,
@@ -297,7 +324,8 @@ async fn serve_connection(
     };
     // The handshake counts against the header read timeout: a client that opens a
     // connection and sends nothing is a slowloris like any other.
-    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await
+    {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             metrics::tls_handshake_failed();
@@ -336,19 +364,20 @@ where
     let security = pipeline.security_headers().clone();
     let tls = conn.tls;
     let peer = conn.peer;
-    let reject: Arc<dyn Fn(&Violation) -> Vec<u8> + Send + Sync> = Arc::new(move |v: &Violation| {
-        let status = StatusCode::from_u16(v.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let (request_id, bytes) = raw_rejection(status, &security, tls);
-        metrics::framing_rejected(v.reason.code());
-        tracing::info!(
-            request_id = request_id.as_str(),
-            %peer,
-            status = v.status,
-            reason = v.reason.code(),
-            "request refused by the HTTP/1 framing guard"
-        );
-        bytes
-    });
+    let reject: Arc<dyn Fn(&Violation) -> Vec<u8> + Send + Sync> =
+        Arc::new(move |v: &Violation| {
+            let status = StatusCode::from_u16(v.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let (request_id, bytes) = raw_rejection(status, &security, tls);
+            metrics::framing_rejected(v.reason.code());
+            tracing::info!(
+                request_id = request_id.as_str(),
+                %peer,
+                status = v.status,
+                reason = v.reason.code(),
+                "request refused by the HTTP/1 framing guard"
+            );
+            bytes
+        });
     drop(pipeline);
     let io = TokioIo::new(GuardedIo::new(stream, guard, timeouts, reject));
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -357,6 +386,8 @@ where
         // The framing guard owns the header timeout (it holds the head until complete).
         .header_read_timeout(None)
         .keep_alive(true)
+        // A client that half-closes after its request still gets the response.
+        .half_close(true)
         .max_buf_size(64 * 1024 + limits_buf(shared));
     let shared_svc = Arc::clone(shared);
     let service = service_fn(move |request: Request<Incoming>| {
@@ -464,10 +495,7 @@ fn redirect(request: &Request<Incoming>, https_port: u16) -> Response<ResponseBo
         .and_then(|h| h.to_str().ok())
         .map(host_without_port)
         .unwrap_or("localhost");
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str());
+    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let location = if https_port == 443 {
         format!("https://{host}{target}")
     } else {
@@ -481,9 +509,10 @@ fn redirect(request: &Request<Incoming>, https_port: u16) -> Response<ResponseBo
         }
         Err(_) => *response.status_mut() = StatusCode::BAD_REQUEST,
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -50,7 +50,8 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// Loads a certificate chain and its key, checking that they belong together.
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let certs = read_certs(cert)?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key_der =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
     let signing = provider()
         .key_provider
         .load_private_key(key_der)

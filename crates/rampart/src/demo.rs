@@ -30,14 +30,19 @@ pub(crate) fn demo(tour: bool) -> anyhow::Result<()> {
         let listen = free_or_any("127.0.0.1:8443").await;
         let admin = free_or_any("127.0.0.1:9443").await;
         let text = demo_config(&dir, upstream, listen, admin, tour);
-        let config = Config::from_toml_str(&text).map_err(|e| anyhow::anyhow!("embedded config: {e}"))?;
-        let gateway = Gateway::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let config =
+            Config::from_toml_str(&text).map_err(|e| anyhow::anyhow!("embedded config: {e}"))?;
+        let gateway = Gateway::start(config)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let base = format!("https://localhost:{}", gateway.listen.port());
         if tour {
             return crate::demo::tour::run(upstream, &base, &cert).await;
         }
         print_instructions(&base, upstream, gateway.admin, &cert);
-        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
         eprintln!("stopping");
         gateway.shutdown(std::time::Duration::from_secs(5)).await;
         Ok(())
@@ -45,15 +50,27 @@ pub(crate) fn demo(tour: bool) -> anyhow::Result<()> {
 }
 
 /// The embedded default config, pointed at the sample API and the demo's certificate.
-fn demo_config(dir: &Path, upstream: SocketAddr, listen: SocketAddr, admin: SocketAddr, quiet: bool) -> String {
+fn demo_config(
+    dir: &Path,
+    upstream: SocketAddr,
+    listen: SocketAddr,
+    admin: SocketAddr,
+    quiet: bool,
+) -> String {
     let cert = dir.join("dev-cert.pem");
     let key = dir.join("dev-key.pem");
     let mut text = DEFAULT_CONFIG
         .replace("certs/dev-cert.pem", &cert.display().to_string())
         .replace("certs/dev-key.pem", &key.display().to_string())
         .replace("http://127.0.0.1:18080", &format!("http://{upstream}"))
-        .replace("listen = \"127.0.0.1:8443\"", &format!("listen = \"{listen}\""))
-        .replace("listen = \"127.0.0.1:9443\"", &format!("listen = \"{admin}\""));
+        .replace(
+            "listen = \"127.0.0.1:8443\"",
+            &format!("listen = \"{listen}\""),
+        )
+        .replace(
+            "listen = \"127.0.0.1:9443\"",
+            &format!("listen = \"{admin}\""),
+        );
     if quiet {
         text = text.replace("access = \"stdout\"", "access = \"off\"");
     }
@@ -114,18 +131,24 @@ Try these (the certificate is a fresh development one, trusted with --cacert):
   curl -i 'http://{upstream}/v1/orders/..%2f..%2finternal/admin'
 
 Press Ctrl-C to stop."#,
-        host = base.trim_start_matches("https://").replace("localhost", "127.0.0.1"),
+        host = base
+            .trim_start_matches("https://")
+            .replace("localhost", "127.0.0.1"),
     );
 }
 
 /// The sample API. Naive on purpose: it resolves `..` after decoding `%2f`, leaks stack
 /// traces and version headers, accepts any method and any body size.
 async fn start_sample_api() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the sample API")?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot start the sample API")?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service_fn(sample_api))
@@ -139,7 +162,12 @@ async fn start_sample_api() -> anyhow::Result<SocketAddr> {
 async fn sample_api(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = request.method().clone();
     let path = naive_resolve(request.uri().path());
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let (status, text) = match (method, path.as_str()) {
         (_, "/internal/admin") => (
             StatusCode::OK,
@@ -168,9 +196,18 @@ async fn sample_api(request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert("content-type", http::HeaderValue::from_static("application/json"));
-    headers.insert("server", http::HeaderValue::from_static("demo-api/0.3 (Python/3.8.2)"));
-    headers.insert("x-powered-by", http::HeaderValue::from_static("Flask/1.1.1"));
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "server",
+        http::HeaderValue::from_static("demo-api/0.3 (Python/3.8.2)"),
+    );
+    headers.insert(
+        "x-powered-by",
+        http::HeaderValue::from_static("Flask/1.1.1"),
+    );
     Ok(response)
 }
 
@@ -220,13 +257,48 @@ mod tour {
 
     pub(super) async fn run(upstream: SocketAddr, base: &str, cert: &Path) -> anyhow::Result<()> {
         let cases = [
-            Case { what: "reach an internal endpoint", method: Method::GET, path: "/internal/admin", body_bytes: 0 },
-            Case { what: "path traversal with an encoded slash", method: Method::GET, path: "/v1/orders/..%2f..%2finternal/admin", body_bytes: 0 },
-            Case { what: "path traversal with encoded dots", method: Method::GET, path: "/v1/orders/%2e%2e/%2e%2e/internal/admin", body_bytes: 0 },
-            Case { what: "stack trace in a 500", method: Method::GET, path: "/v1/orders/crash", body_bytes: 0 },
-            Case { what: "method the API never meant to expose", method: Method::DELETE, path: "/v1/orders/42", body_bytes: 0 },
-            Case { what: "2 MB body", method: Method::POST, path: "/v1/orders", body_bytes: 2_000_000 },
-            Case { what: "a normal read", method: Method::GET, path: "/v1/orders/42", body_bytes: 0 },
+            Case {
+                what: "reach an internal endpoint",
+                method: Method::GET,
+                path: "/internal/admin",
+                body_bytes: 0,
+            },
+            Case {
+                what: "path traversal with an encoded slash",
+                method: Method::GET,
+                path: "/v1/orders/..%2f..%2finternal/admin",
+                body_bytes: 0,
+            },
+            Case {
+                what: "path traversal with encoded dots",
+                method: Method::GET,
+                path: "/v1/orders/%2e%2e/%2e%2e/internal/admin",
+                body_bytes: 0,
+            },
+            Case {
+                what: "stack trace in a 500",
+                method: Method::GET,
+                path: "/v1/orders/crash",
+                body_bytes: 0,
+            },
+            Case {
+                what: "method the API never meant to expose",
+                method: Method::DELETE,
+                path: "/v1/orders/42",
+                body_bytes: 0,
+            },
+            Case {
+                what: "2 MB body",
+                method: Method::POST,
+                path: "/v1/orders",
+                body_bytes: 2_000_000,
+            },
+            Case {
+                what: "a normal read",
+                method: Method::GET,
+                path: "/v1/orders/42",
+                body_bytes: 0,
+            },
         ];
         let tls = tls_client(cert)?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -235,7 +307,10 @@ mod tour {
             .enable_http1()
             .build();
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-        println!("{:<40} {:>22} {:>22}", "attack", "bare API", "through rampart");
+        println!(
+            "{:<40} {:>22} {:>22}",
+            "attack", "bare API", "through rampart"
+        );
         for case in cases {
             let bare = send(&client, &case, &format!("http://{upstream}")).await;
             let guarded = send(&client, &case, base).await;
@@ -245,7 +320,10 @@ mod tour {
     }
 
     async fn send(
-        client: &Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Full<Bytes>>,
+        client: &Client<
+            hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+            Full<Bytes>,
+        >,
         case: &Case,
         base: &str,
     ) -> String {
@@ -261,9 +339,19 @@ mod tour {
             Ok(response) => {
                 let status = response.status();
                 let server = response.headers().contains_key("server");
-                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 let leak = body.windows(7).any(|w| w == b"hunter2");
-                format!("{}{}{}", status.as_u16(), if leak { " LEAKS SECRET" } else { "" }, if server { " +Server" } else { "" })
+                format!(
+                    "{}{}{}",
+                    status.as_u16(),
+                    if leak { " LEAKS SECRET" } else { "" },
+                    if server { " +Server" } else { "" }
+                )
             }
             Err(_) => "connection refused".to_owned(),
         }
@@ -274,9 +362,11 @@ mod tour {
         for c in rampart_gateway::tls::read_certs(cert).map_err(anyhow::Error::msg)? {
             roots.add(c)?;
         }
-        Ok(rustls::ClientConfig::builder_with_provider(rampart_gateway::tls::provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth())
+        Ok(
+            rustls::ClientConfig::builder_with_provider(rampart_gateway::tls::provider())
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
     }
 }

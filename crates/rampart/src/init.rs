@@ -80,14 +80,22 @@ pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
     let key = certs.join("dev-key.pem");
     for path in [&config, &cert, &key] {
         if path.exists() {
-            bail!("{} exists already; init never overwrites files", path.display());
+            bail!(
+                "{} exists already; init never overwrites files",
+                path.display()
+            );
         }
     }
-    std::fs::create_dir_all(&certs).with_context(|| format!("cannot create {}", certs.display()))?;
+    std::fs::create_dir_all(&certs)
+        .with_context(|| format!("cannot create {}", certs.display()))?;
     write_dev_certificate(&cert, &key)?;
     write_new(&config, DEFAULT_CONFIG.as_bytes(), 0o644)?;
     println!("wrote {}", config.display());
-    println!("wrote {} and {} (development only: self-signed for localhost)", cert.display(), key.display());
+    println!(
+        "wrote {} and {} (development only: self-signed for localhost)",
+        cert.display(),
+        key.display()
+    );
     println!("next: rampart check --config {}", config.display());
     Ok(())
 }
@@ -95,8 +103,13 @@ pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
 /// A self-signed certificate for `localhost` and `127.0.0.1`; the key is readable by the
 /// owner only.
 pub(crate) fn write_dev_certificate(cert: &Path, key: &Path) -> anyhow::Result<()> {
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let generated = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let generated =
+        rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
     write_new(cert, generated.cert.pem().as_bytes(), 0o644)?;
     write_new(key, generated.key_pair.serialize_pem().as_bytes(), 0o600)?;
     Ok(())
@@ -117,7 +130,11 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
 
 /// A fresh directory for files that live as long as the process (the demo's certificate).
 pub(crate) fn temp_dir(prefix: &str) -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{:x}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{:x}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }

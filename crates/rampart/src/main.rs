@@ -76,7 +76,11 @@ fn check(path: &std::path::Path) -> ExitCode {
         Ok(c) => c,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("rampart: {} problem(s) in {}", errors.errors.len(), path.display());
+            eprintln!(
+                "rampart: {} problem(s) in {}",
+                errors.errors.len(),
+                path.display()
+            );
             return ExitCode::from(1);
         }
     };

@@ -22,12 +22,16 @@ pub(crate) fn run(path: &Path) -> anyhow::Result<()> {
 /// One worker thread gets a current-thread runtime: no work stealing to pay for.
 pub(crate) fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     let runtime = match workers {
-        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
         Some(n) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(n)
             .enable_all()
             .build(),
-        None => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     };
     runtime.context("cannot start the async runtime")
 }
@@ -44,7 +48,9 @@ pub(crate) fn init_tracing(level: &str) {
 
 async fn serve(path: PathBuf, config: Config) -> anyhow::Result<()> {
     let shutdown_timeout = config.server.shutdown_timeout;
-    let gateway = Gateway::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let gateway = Gateway::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(
         "rampart: serving on {} (admin {}); SIGHUP reloads {}, SIGTERM drains and stops",
         gateway.listen,
@@ -73,7 +79,10 @@ async fn serve(path: PathBuf, config: Config) -> anyhow::Result<()> {
     tracing::info!("draining connections");
     let left = gateway.shutdown(shutdown_timeout).await;
     if left > 0 {
-        tracing::warn!(connections = left, "shutdown deadline passed with connections still open");
+        tracing::warn!(
+            connections = left,
+            "shutdown deadline passed with connections still open"
+        );
     }
     Ok(())
 }

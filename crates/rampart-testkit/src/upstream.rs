@@ -1,0 +1,160 @@
+//! A real HTTP/1.1 upstream on an ephemeral loopback port that records what reached it.
+//!
+//! Behaviour by path, so that one upstream serves every scenario:
+//! - `/status/{code}`: answers that status, with a body that leaks a fake stack trace;
+//! - `/slow/{ms}`: answers after that many milliseconds;
+//! - anything else: 200 with a JSON echo of method, path, query and headers.
+//!
+//! Every answer carries `Server` and `X-Powered-By`, which the gateway must strip.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// What the upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub const LEAKED_SECRET: &str = "Traceback: /srv/app/db.py line 7 postgres://admin:hunter2@db";
+
+#[derive(Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests whose head arrived, counted before the body is read.
+    heads: Arc<std::sync::atomic::AtomicUsize>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
+        let addr = listener.local_addr().expect("local addr");
+        let upstream = Upstream {
+            addr,
+            seen: Arc::default(),
+            heads: Arc::default(),
+            connections: Arc::default(),
+        };
+        let server = upstream.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                server
+                    .connections
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.answer(request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        upstream
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request that reached the upstream (head seen), including ones whose body broke.
+    pub fn heads(&self) -> usize {
+        self.heads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests received completely, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen().pop().expect("the upstream saw no request")
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        self.heads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (parts, body) = request.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return Response::new(Full::new(Bytes::new()));
+        };
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+        let path = parts.uri.path().to_owned();
+        self.seen.lock().expect("lock").push(Seen {
+            method: parts.method.to_string(),
+            target: target.clone(),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+        let (status, text) = if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c) {
+            let code = code
+                .parse::<u16>()
+                .ok()
+                .and_then(|c| StatusCode::from_u16(c).ok());
+            (code.unwrap_or(StatusCode::OK), LEAKED_SECRET.to_owned())
+        } else {
+            if let Some(ms) = path
+                .strip_prefix("/slow/")
+                .and_then(|m| m.parse::<u64>().ok())
+            {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            let headers: serde_json::Map<String, serde_json::Value> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            let echo = serde_json::json!({
+                "method": parts.method.as_str(),
+                "target": target,
+                "headers": headers,
+                "body_bytes": body.len(),
+            });
+            (StatusCode::OK, echo.to_string())
+        };
+        let mut response = Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        h.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/json"),
+        );
+        h.insert("server", http::HeaderValue::from_static("gunicorn/19.9.0"));
+        h.insert("x-powered-by", http::HeaderValue::from_static("PHP/5.6.40"));
+        h.insert(
+            "x-aspnet-version",
+            http::HeaderValue::from_static("4.0.30319"),
+        );
+        response
+    }
+}
