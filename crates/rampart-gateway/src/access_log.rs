@@ -247,7 +247,7 @@ pub fn mask_query(query: &str, sensitive: &[String]) -> String {
         out.push_str(name);
         if let Some(value) = value {
             out.push('=');
-            if sensitive.iter().any(|s| *s == decoded) {
+            if sensitive.contains(&decoded) {
                 out.push_str("***");
             } else {
                 out.push_str(value);

@@ -37,6 +37,12 @@ use crate::proxy::{BodyErrorKind, ProxyError, Upstream};
 use crate::request_id::RequestId;
 use crate::router::{Match, Route, Router};
 
+/// A response, and the CORS policy and origin to answer it for, if any.
+type Answer<'a> = (
+    Response<ResponseBody>,
+    Option<(&'a CorsPolicy, HeaderValue)>,
+);
+
 /// Where a request came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Connection {
@@ -171,13 +177,7 @@ impl Pipeline {
         request: Request<Incoming>,
         request_id: &RequestId,
         record: &mut Record,
-    ) -> Result<
-        (
-            Response<ResponseBody>,
-            Option<(&'a CorsPolicy, HeaderValue)>,
-        ),
-        Rejection,
-    > {
+    ) -> Result<Answer<'a>, Rejection> {
         // Stage 2: normalize. HTTP/2 requests have no framing guard in front; their target
         // length is checked here.
         let raw_path = request.uri().path();
@@ -313,13 +313,7 @@ impl Pipeline {
         route: &Route,
         request: &Request<Incoming>,
         record: &mut Record,
-    ) -> Result<
-        (
-            Response<ResponseBody>,
-            Option<(&'a CorsPolicy, HeaderValue)>,
-        ),
-        Rejection,
-    > {
+    ) -> Result<Answer<'a>, Rejection> {
         let answer = route
             .cors
             .as_ref()

@@ -364,20 +364,19 @@ where
     let security = pipeline.security_headers().clone();
     let tls = conn.tls;
     let peer = conn.peer;
-    let reject: Arc<dyn Fn(&Violation) -> Vec<u8> + Send + Sync> =
-        Arc::new(move |v: &Violation| {
-            let status = StatusCode::from_u16(v.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let (request_id, bytes) = raw_rejection(status, &security, tls);
-            metrics::framing_rejected(v.reason.code());
-            tracing::info!(
-                request_id = request_id.as_str(),
-                %peer,
-                status = v.status,
-                reason = v.reason.code(),
-                "request refused by the HTTP/1 framing guard"
-            );
-            bytes
-        });
+    let reject: framing::Reject = Arc::new(move |v: &Violation| {
+        let status = StatusCode::from_u16(v.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let (request_id, bytes) = raw_rejection(status, &security, tls);
+        metrics::framing_rejected(v.reason.code());
+        tracing::info!(
+            request_id = request_id.as_str(),
+            %peer,
+            status = v.status,
+            reason = v.reason.code(),
+            "request refused by the HTTP/1 framing guard"
+        );
+        bytes
+    });
     drop(pipeline);
     let io = TokioIo::new(GuardedIo::new(stream, guard, timeouts, reject));
     let mut builder = hyper::server::conn::http1::Builder::new();

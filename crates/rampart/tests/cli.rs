@@ -74,7 +74,14 @@ cors = { allow_origins = ["*"], allow_credentials = true }
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     // Each problem names the file.
-    assert!(stderr.lines().filter(|l| l.starts_with(path.to_str().expect("utf-8"))).count() >= 5, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with(path.to_str().expect("utf-8")))
+            .count()
+            >= 5,
+        "{stderr}"
+    );
 
     // Usage errors exit 2.
     assert_eq!(output(&["check"]).status.code(), Some(2));
@@ -89,15 +96,29 @@ cors = { allow_origins = ["*"], allow_credentials = true }
 fn init_writes_a_config_that_checks_and_never_overwrites() {
     let dir = temp_dir("init");
     let out = output(&["init", dir.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config = dir.join("rampart.toml");
     let key = dir.join("certs/dev-key.pem");
     assert!(config.exists() && key.exists());
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&key).expect("key").permissions().mode();
-    assert_eq!(mode & 0o077, 0, "the private key is readable by others: {mode:o}");
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the private key is readable by others: {mode:o}"
+    );
     let check = output(&["check", "--config", config.to_str().expect("utf-8")]);
-    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     // Public routes are allowed but always reported.
     assert!(String::from_utf8_lossy(&check.stderr).contains("warning: routes[0].auth"));
     let before = std::fs::read(&config).expect("read");
@@ -195,13 +216,32 @@ async fn run_reloads_on_file_change_and_sighup_refuses_bad_configs_and_drains_on
     let mut running = Running { child };
     let client = HttpClient::new(Some(&cert.cert), false);
     let base = format!("https://localhost:{port}");
-    assert_eq!(wait_for_status(&client, &format!("{base}/v1/orders/1"), 200, Duration::from_secs(10)).await, 200);
+    assert_eq!(
+        wait_for_status(
+            &client,
+            &format!("{base}/v1/orders/1"),
+            200,
+            Duration::from_secs(10)
+        )
+        .await,
+        200
+    );
     assert_eq!(client.get(&format!("{base}/v2/new")).await.status, 404);
 
     // A changed file is picked up without a signal.
-    let new_route = "[[routes]]\nname = \"new\"\npath = \"/v2/new\"\nupstream = \"api\"\nauth = [\"none\"]\n";
+    let new_route =
+        "[[routes]]\nname = \"new\"\npath = \"/v2/new\"\nupstream = \"api\"\nauth = [\"none\"]\n";
     write_config(&path, &cert, port, &upstream, new_route);
-    assert_eq!(wait_for_status(&client, &format!("{base}/v2/new"), 200, Duration::from_secs(5)).await, 200);
+    assert_eq!(
+        wait_for_status(
+            &client,
+            &format!("{base}/v2/new"),
+            200,
+            Duration::from_secs(5)
+        )
+        .await,
+        200
+    );
 
     // A broken config is refused; the running one keeps serving.
     std::fs::write(&path, "[server\nthis is not toml").expect("write");
@@ -212,7 +252,16 @@ async fn run_reloads_on_file_change_and_sighup_refuses_bad_configs_and_drains_on
     // SIGHUP reloads too (the route disappears again).
     write_config(&path, &cert, port, &upstream, "");
     signal(&running.child, "HUP");
-    assert_eq!(wait_for_status(&client, &format!("{base}/v2/new"), 404, Duration::from_secs(5)).await, 404);
+    assert_eq!(
+        wait_for_status(
+            &client,
+            &format!("{base}/v2/new"),
+            404,
+            Duration::from_secs(5)
+        )
+        .await,
+        404
+    );
 
     // SIGTERM: the in-flight request finishes, then the process exits 0.
     let slow_client = HttpClient::new(Some(&cert.cert), false);
@@ -226,18 +275,30 @@ async fn run_reloads_on_file_change_and_sighup_refuses_bad_configs_and_drains_on
         if let Some(status) = running.child.try_wait().expect("wait") {
             break status;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "did not exit after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not exit after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
 }
 
 #[test]
 fn demo_tour_shows_attacks_blocked_by_the_gateway() {
     let out = output(&["demo", "--tour"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let row = |what: &str| -> String {
         stdout
             .lines()
@@ -247,7 +308,10 @@ fn demo_tour_shows_attacks_blocked_by_the_gateway() {
     };
     // Against the bare API the secret leaks; through rampart it does not.
     let internal = row("reach an internal endpoint");
-    assert!(internal.contains("LEAKS SECRET") && internal.trim_end().ends_with("404"), "{internal}");
+    assert!(
+        internal.contains("LEAKS SECRET") && internal.trim_end().ends_with("404"),
+        "{internal}"
+    );
     let traversal = row("path traversal with an encoded slash");
     assert!(traversal.trim_end().ends_with("400"), "{traversal}");
     let crash = row("stack trace in a 500");
