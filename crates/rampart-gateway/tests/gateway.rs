@@ -928,3 +928,31 @@ async fn shutdown_drains_in_flight_requests_then_stops_accepting() {
     };
     assert!(!served, "a drained gateway still answered");
 }
+
+#[tokio::test]
+async fn upstream_tls_is_verified_unless_dangerously_skipped() {
+    let upstream_cert = TestCert::generate();
+    let secure = Upstream::start_tls(&upstream_cert).await;
+    let route = |name: &str, extra: &str| {
+        format!(
+            "[[upstreams]]\nname = \"{name}\"\nurl = \"https://localhost:{}\"\n{extra}\n\n[[routes]]\nname = \"{name}\"\npath = \"/{name}\"\nupstream = \"{name}\"\nauth = [\"none\"]\n",
+            secure.addr.port()
+        )
+    };
+    let rest = [
+        route("unverified", ""),
+        route(
+            "trusted",
+            &format!("ca = \"{}\"", upstream_cert.cert.display()),
+        ),
+        route("skipped", "dangerous_skip_upstream_verify = true"),
+    ]
+    .join("\n");
+    let rig = Rig::start("", &rest).await;
+    // A certificate no trusted root vouches for is refused: the client gets a generic 502.
+    assert_problem(&rig.get("/unverified").await, 502);
+    assert_eq!(secure.heads(), 0);
+    assert_eq!(rig.get("/trusted").await.status, 200);
+    assert_eq!(rig.get("/skipped").await.status, 200);
+    assert_eq!(secure.heads(), 2);
+}

@@ -34,6 +34,7 @@ pub const LEAKED_SECRET: &str = "Traceback: /srv/app/db.py line 7 postgres://adm
 #[derive(Clone)]
 pub struct Upstream {
     pub addr: SocketAddr,
+    scheme: &'static str,
     seen: Arc<Mutex<Vec<Seen>>>,
     /// Requests whose head arrived, counted before the body is read.
     heads: Arc<std::sync::atomic::AtomicUsize>,
@@ -42,12 +43,41 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Upstream {
+        Upstream::start_with(None).await
+    }
+
+    /// An HTTPS upstream presenting `cert` (self-signed: a client must be told to trust it).
+    pub async fn start_tls(cert: &crate::client::TestCert) -> Upstream {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(&cert.cert)
+            .expect("read cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse cert");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&cert.key).expect("read key");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let upstream =
+            Upstream::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+        Upstream {
+            scheme: "https",
+            ..upstream
+        }
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind upstream");
         let addr = listener.local_addr().expect("local addr");
         let upstream = Upstream {
             addr,
+            scheme: "http",
             seen: Arc::default(),
             heads: Arc::default(),
             connections: Arc::default(),
@@ -62,14 +92,27 @@ impl Upstream {
                     .connections
                     .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let server = server.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         let server = server.clone();
                         async move { Ok::<_, Infallible>(server.answer(request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -77,7 +120,7 @@ impl Upstream {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Every request that reached the upstream (head seen), including ones whose body broke.

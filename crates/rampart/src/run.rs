@@ -97,6 +97,7 @@ fn reload(gateway: &Gateway, path: &Path) {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(errors) => {
+            rampart_gateway::metrics::config_reload("refused");
             for e in &errors.errors {
                 tracing::error!(key = %e.key, "config reload refused: {}", e.message);
             }

@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# rampart vs nginx vs HAProxy, side by side, in one run.
+#
+# Every proxy runs ONE worker thread in front of the same trivial upstream (a separate nginx
+# instance answering a fixed ~50-byte JSON body), in two configurations:
+#   plain     plaintext listener, keep-alive to the upstream, access log off
+#   hardened  + security headers (nosniff, X-Frame-Options, Referrer-Policy, Cache-Control
+#             no-store, CSP), request id, X-Forwarded-For, 1 MiB request body limit, JSON
+#             access log to a file under bench/out
+# Proxies and the upstream are pinned to CPU 0, wrk to CPU 1. After a warm-up, the runs are
+# interleaved (ROUNDS rounds x 3 targets x 2 configs, order rotated per round) and the script
+# reports, per target and config, the medians of req/s, p50, p99 and server CPU microseconds
+# per request (utime+stime of the proxy's processes from /proc/PID/stat, before/after,
+# divided by the requests wrk completed), and each target's ratio to nginx.
+#
+# Usage (as root, from anywhere):  bash bench/run.sh
+# Environment knobs:
+#   ROUNDS=5 DURATION=10 WARMUP=3 CONNECTIONS=50   measurement shape
+#   BASE_PORT=18180                                ports BASE_PORT..BASE_PORT+6 and +1000..
+#   SKIP_INSTALL=1  skip apt (tools already there)   SKIP_BUILD=1  reuse target/release/rampart
+#   PROXY_CPU=0 CLIENT_CPU=1                       CPU pinning
+# Output: bench/out/ (raw wrk output, results.csv, summary.md, configs, logs, headers seen).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+CONNECTIONS=${CONNECTIONS:-50}
+BASE_PORT=${BASE_PORT:-18180}
+PROXY_CPU=${PROXY_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+URL_PATH=${URL_PATH:-/v1/items/42}
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+OUT="$BENCH_DIR/out"
+RAMPART="$REPO/target/release/rampart"
+CLK_TCK=$(getconf CLK_TCK)
+
+UPSTREAM_PORT=$BASE_PORT
+declare -A PORT=(
+    [nginx/plain]=$((BASE_PORT + 1)) [nginx/hardened]=$((BASE_PORT + 2))
+    [haproxy/plain]=$((BASE_PORT + 3)) [haproxy/hardened]=$((BASE_PORT + 4))
+    [rampart/plain]=$((BASE_PORT + 5)) [rampart/hardened]=$((BASE_PORT + 6))
+)
+TARGETS=(nginx haproxy rampart)
+CONFIGS=(plain hardened)
+BODY='{"id":42,"name":"widget","price":9.99,"in_stock":true}'
+CSP="default-src 'none'; frame-ancestors 'none'"
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (apt-get install, binding ports, reading /proc)"
+(( $(nproc) >= 2 )) || die "needs at least 2 CPUs (proxy on CPU $PROXY_CPU, wrk on CPU $CLIENT_CPU)"
+
+# ---------------------------------------------------------------- install --------------
+install_tools() {
+    local need=() pkg
+    command -v nginx >/dev/null || need+=(nginx)
+    command -v haproxy >/dev/null || need+=(haproxy)
+    command -v wrk >/dev/null || need+=(wrk)
+    command -v taskset >/dev/null || need+=(util-linux)
+    command -v curl >/dev/null || need+=(curl)
+    ((${#need[@]})) || { log "nginx, haproxy, wrk, taskset, curl: already installed"; return; }
+    log "apt-get update (once), then install: ${need[*]}"
+    apt-get update -qq
+    local install=()
+    for pkg in "${need[@]}"; do
+        if [[ $pkg == nginx ]]; then
+            # nginx-light is enough (core, proxy, upstream keepalive, headers); else nginx.
+            if apt-cache show nginx-light >/dev/null 2>&1; then pkg=nginx-light
+            elif apt-cache show nginx >/dev/null 2>&1; then pkg=nginx
+            else die "neither nginx-light nor nginx is available from apt"; fi
+        else
+            apt-cache show "$pkg" >/dev/null 2>&1 || die "package $pkg is not available from apt"
+        fi
+        install+=("$pkg")
+    done
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${install[@]}" >/dev/null
+}
+[[ ${SKIP_INSTALL:-0} == 1 ]] || install_tools
+for tool in nginx haproxy wrk taskset curl awk; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+# ---------------------------------------------------------------- build ----------------
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (see rust-toolchain / Cargo.toml rust-version)"
+    log "cargo build --release -p rampart"
+    (cd "$REPO" && cargo build --release -p rampart)
+fi
+[[ -x $RAMPART ]] || die "$RAMPART missing (build it, or unset SKIP_BUILD)"
+
+# ---------------------------------------------------------------- processes ------------
+rm -rf "$OUT"/{conf,wrk,logs,headers} "$OUT"/results.csv "$OUT"/summary.md
+mkdir -p "$OUT"/{conf,wrk,logs,headers}
+declare -A PID=()          # name -> pid of the process we started
+STARTED=()
+
+cleanup() {
+    local rc=$? p
+    for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        local alive=0
+        for p in "${STARTED[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        ((alive)) || break
+        sleep 0.3
+    done
+    for p in "${STARTED[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    ((rc == 0)) || log "failed (exit $rc); logs in $OUT/logs"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME PORT CMD... : start pinned to PROXY_CPU, wait until PORT accepts connections.
+start() {
+    local name=$1 port=$2 file=${1//\//-}; shift 2
+    port_open "$port" && die "127.0.0.1:$port is already in use (set BASE_PORT)"
+    taskset -c "$PROXY_CPU" "$@" >"$OUT/logs/$file.stdout" 2>"$OUT/logs/$file.stderr" &
+    PID[$name]=$!
+    STARTED+=($!)
+    for _ in $(seq 100); do
+        port_open "$port" && return 0
+        kill -0 "${PID[$name]}" 2>/dev/null || die "$name exited at start: $(tail -5 "$OUT/logs/$file.stderr")"
+        sleep 0.1
+    done
+    die "$name did not listen on $port"
+}
+
+# The process and all its descendants (nginx: master + worker).
+tree_pids() {
+    local root=$1 out=($1) changed=1 stat pid ppid
+    while ((changed)); do
+        changed=0
+        for stat in /proc/[0-9]*/stat; do
+            read -r pid ppid < <(sed -E 's/^([0-9]+) \(.*\) . ([0-9]+) .*/\1 \2/' "$stat" 2>/dev/null) || continue
+            [[ " ${out[*]} " == *" $ppid "* && " ${out[*]} " != *" $pid "* ]] && { out+=("$pid"); changed=1; }
+        done
+    done
+    echo "${out[@]}"
+}
+
+# Sum of utime+stime (clock ticks, all threads) over the given pids.
+cpu_ticks() {
+    local total=0 p rest
+    for p in "$@"; do
+        rest=$(sed -E 's/^.*\) //' "/proc/$p/stat") || die "process $p is gone"
+        # after "comm) ": field 3 is state ... utime is field 14, stime 15 => index 11, 12 here
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# "busy idle" ticks of one CPU from /proc/stat (noise indicator: other tenants' load).
+cpu_busy() {
+    awk -v c="cpu$1" '$1 == c { idle = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; print t - idle, idle }' /proc/stat
+}
+
+# ---------------------------------------------------------------- configs --------------
+nginx_common() {
+    cat <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $OUT/logs/$1.pid;
+error_log $OUT/logs/$1.error.log warn;
+events { worker_connections 4096; multi_accept off; }
+http {
+    client_body_temp_path $OUT/logs/$1.tmp/body;
+    proxy_temp_path $OUT/logs/$1.tmp/proxy;
+    fastcgi_temp_path $OUT/logs/$1.tmp/fastcgi;
+    uwsgi_temp_path $OUT/logs/$1.tmp/uwsgi;
+    scgi_temp_path $OUT/logs/$1.tmp/scgi;
+    # nginx closes a keep-alive connection after 1000 requests by default; the others don't.
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+EOF
+}
+
+write_configs() {
+    local c="$OUT/conf" n
+    for n in upstream nginx-plain nginx-hardened; do mkdir -p "$OUT/logs/$n.tmp"; done
+
+    # Upstream: fixed small JSON body, 1 worker, no log.
+    { nginx_common upstream; cat <<EOF
+    access_log off;
+    server {
+        listen 127.0.0.1:$UPSTREAM_PORT;
+        location / {
+            default_type application/json;
+            return 200 '$BODY';
+        }
+    }
+}
+EOF
+    } >"$c/upstream.nginx.conf"
+
+    { nginx_common nginx-plain; cat <<EOF
+    access_log off;
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:${PORT[nginx/plain]};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    } >"$c/nginx-plain.conf"
+
+    { nginx_common nginx-hardened; cat <<EOF
+    server_tokens off;
+    client_max_body_size 1m;
+    log_format jsonl escape=json '{"time":"\$time_iso8601","request_id":"\$request_id","client_ip":"\$remote_addr","protocol":"\$server_protocol","method":"\$request_method","path":"\$uri","status":\$status,"duration_ms":\$request_time,"upstream_ms":"\$upstream_response_time","bytes_in":\$request_length,"bytes_out":\$bytes_sent,"user_agent":"\$http_user_agent"}';
+    access_log $OUT/access-nginx.log jsonl buffer=64k flush=1s;
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:${PORT[nginx/hardened]};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Request-Id \$request_id;
+            proxy_hide_header X-Powered-By;
+            add_header X-Request-Id \$request_id always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header X-Frame-Options DENY always;
+            add_header Referrer-Policy no-referrer always;
+            add_header Cache-Control no-store always;
+            add_header Content-Security-Policy "$CSP" always;
+        }
+    }
+}
+EOF
+    } >"$c/nginx-hardened.conf"
+
+    local haproxy_common
+    haproxy_common=$(cat <<EOF
+global
+    nbthread 1
+    maxconn 4096
+    # HAProxy writes logs to syslog or stdout; stdout goes to a file under bench/out.
+    log stdout format raw local0 info
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 15s
+    timeout http-keep-alive 60s
+    option http-keep-alive
+    http-reuse always
+EOF
+)
+    cat >"$c/haproxy-plain.cfg" <<EOF
+$haproxy_common
+
+frontend fe
+    bind 127.0.0.1:${PORT[haproxy/plain]}
+    default_backend be
+
+backend be
+    server up 127.0.0.1:$UPSTREAM_PORT
+EOF
+
+    cat >"$c/haproxy-hardened.cfg" <<EOF
+$haproxy_common
+
+frontend fe
+    bind 127.0.0.1:${PORT[haproxy/hardened]}
+    log global
+    log-format '{"time":"%tr","request_id":"%ID","client_ip":"%ci","protocol":"%HV","method":"%HM","path":"%HPO","status":%ST,"duration_ms":%Ta,"upstream_ms":%Tr,"bytes_in":%U,"bytes_out":%B}'
+    unique-id-format %[uuid()]
+    unique-id-header X-Request-Id
+    option forwardfor
+    # Content-Length only: HAProxy cannot cap a chunked body without buffering it.
+    http-request deny deny_status 413 if { req.hdr_val(content-length) gt 1048576 }
+    http-request set-header X-Forwarded-Proto http
+    http-after-response del-header Server
+    http-after-response del-header X-Powered-By
+    http-after-response set-header X-Request-Id %[unique-id]
+    http-after-response set-header X-Content-Type-Options nosniff
+    http-after-response set-header X-Frame-Options DENY
+    http-after-response set-header Referrer-Policy no-referrer
+    http-after-response set-header Cache-Control no-store
+    http-after-response set-header Content-Security-Policy "$CSP"
+    default_backend be
+
+backend be
+    server up 127.0.0.1:$UPSTREAM_PORT
+EOF
+
+    local cfg access
+    for cfg in plain hardened; do
+        if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-rampart.log"; fi
+        cat >"$c/rampart-$cfg.toml" <<EOF
+[server]
+listen = "127.0.0.1:${PORT[rampart/$cfg]}"
+worker_threads = 1
+max_body_bytes = 1048576
+secure_headers = { cache_control = "no-store", content_security_policy = "$CSP" }
+
+[admin]
+listen = "127.0.0.1:$((PORT[rampart/$cfg] + 1000))"
+
+[log]
+access = "$access"
+level = "warn"
+
+[[upstreams]]
+name = "bench"
+url = "http://127.0.0.1:$UPSTREAM_PORT"
+
+[[routes]]
+name = "all"
+path = "/{*rest}"
+upstream = "bench"
+auth = ["none"]
+EOF
+    done
+}
+
+write_configs
+rm -f "$OUT"/access-*.log
+: >"$OUT/access-rampart.log"; : >"$OUT/access-nginx.log"
+
+log "checking configs"
+nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/upstream.nginx.conf"
+nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-plain.conf"
+nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-hardened.conf"
+haproxy -c -q -f "$OUT/conf/haproxy-plain.cfg"
+haproxy -c -q -f "$OUT/conf/haproxy-hardened.cfg"
+"$RAMPART" check --config "$OUT/conf/rampart-plain.toml" >"$OUT/logs/rampart-check.log" 2>&1 \
+    || die "rampart check failed: $(cat "$OUT/logs/rampart-check.log")"
+"$RAMPART" check --config "$OUT/conf/rampart-hardened.toml" >>"$OUT/logs/rampart-check.log" 2>&1 \
+    || die "rampart check failed: $(cat "$OUT/logs/rampart-check.log")"
+
+log "starting upstream and proxies (pinned to CPU $PROXY_CPU)"
+start upstream "$UPSTREAM_PORT" nginx -e "$OUT/logs/upstream.error.log" -c "$OUT/conf/upstream.nginx.conf"
+for cfg in "${CONFIGS[@]}"; do
+    start "nginx/$cfg" "${PORT[nginx/$cfg]}" nginx -e "$OUT/logs/nginx-$cfg.error.log" -c "$OUT/conf/nginx-$cfg.conf"
+    if [[ $cfg == hardened ]]; then
+        # Its stdout is the access log.
+        taskset -c "$PROXY_CPU" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg" \
+            >"$OUT/access-haproxy.log" 2>"$OUT/logs/haproxy-$cfg.stderr" &
+        PID[haproxy/$cfg]=$!; STARTED+=($!)
+        for _ in $(seq 100); do port_open "${PORT[haproxy/$cfg]}" && break; sleep 0.1; done
+        port_open "${PORT[haproxy/$cfg]}" || die "haproxy/$cfg did not start: $(tail -5 "$OUT/logs/haproxy-$cfg.stderr")"
+    else
+        start "haproxy/$cfg" "${PORT[haproxy/$cfg]}" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg"
+    fi
+    start "rampart/$cfg" "${PORT[rampart/$cfg]}" "$RAMPART" run --config "$OUT/conf/rampart-$cfg.toml"
+done
+
+declare -A PIDS=()
+PIDS[upstream]=$(tree_pids "${PID[upstream]}")
+for t in "${TARGETS[@]}"; do for cfg in "${CONFIGS[@]}"; do
+    PIDS[$t/$cfg]=$(tree_pids "${PID[$t/$cfg]}")
+done; done
+
+# ---------------------------------------------------------------- sanity ---------------
+log "sanity: status, headers, 413 past 1 MiB"
+big="$OUT/logs/2MiB.bin"
+head -c $((2 * 1024 * 1024)) /dev/zero >"$big"
+for t in "${TARGETS[@]}"; do for cfg in "${CONFIGS[@]}"; do
+    url="http://127.0.0.1:${PORT[$t/$cfg]}$URL_PATH"
+    curl -sS -D "$OUT/headers/$t-$cfg.txt" -o "$OUT/headers/$t-$cfg.body" "$url"
+    status=$(head -1 "$OUT/headers/$t-$cfg.txt" | awk '{print $2}')
+    [[ $status == 200 ]] || die "$t/$cfg answered $status, not 200 (see $OUT/headers/$t-$cfg.txt)"
+    cmp -s <(printf '%s' "$BODY") "$OUT/headers/$t-$cfg.body" || die "$t/$cfg: body differs from the upstream's"
+    big_status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
+        --data-binary @"$big" "$url" || true)
+    echo "$t/$cfg POST 2 MiB -> $big_status" >>"$OUT/headers/body-limit.txt"
+    if [[ $cfg == hardened ]]; then
+        for h in x-content-type-options x-frame-options referrer-policy cache-control content-security-policy; do
+            grep -qi "^$h:" "$OUT/headers/$t-$cfg.txt" || die "$t/$cfg: response lacks $h"
+        done
+        [[ $big_status == 413 ]] || die "$t/$cfg: 2 MiB body got $big_status, not 413"
+    fi
+done; done
+
+# ---------------------------------------------------------------- measure --------------
+to_us() { # wrk latency ("812.00us", "1.23ms", "1.01s", "2.00m") -> microseconds
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000;
+        else if (u == "m") m = 60000000; else m = -1
+        printf "%.1f", n * m }'
+}
+
+# run_one ROUND CONFIG TARGET SECONDS -> appends a CSV row (round 0 = warm-up, not kept)
+run_one() {
+    local round=$1 cfg=$2 t=$3 secs=$4 key="$2-$3"
+    local port=${PORT[$t/$cfg]} raw="$OUT/wrk/r$1-$cfg-$t.txt"
+    local c0 c1 u0 u1 b0 b1 l0=0 l1=0 alog=""
+    [[ $cfg == hardened ]] && alog="$OUT/access-$t.log"
+    # shellcheck disable=SC2086
+    c0=$(cpu_ticks ${PIDS[$t/$cfg]}); u0=$(cpu_ticks ${PIDS[upstream]})
+    read -r -a b0 <<<"$(cpu_busy "$PROXY_CPU") $(cpu_busy "$CLIENT_CPU")"
+    [[ -n $alog ]] && l0=$(wc -l <"$alog")
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
+        "http://127.0.0.1:$port$URL_PATH" >"$raw" 2>&1 || die "wrk failed on $t/$cfg: $(cat "$raw")"
+    # shellcheck disable=SC2086
+    c1=$(cpu_ticks ${PIDS[$t/$cfg]}); u1=$(cpu_ticks ${PIDS[upstream]})
+    read -r -a b1 <<<"$(cpu_busy "$PROXY_CPU") $(cpu_busy "$CLIENT_CPU")"
+    if [[ -n $alog ]]; then sleep 1.2; l1=$(wc -l <"$alog"); fi   # nginx flushes each second
+    ((round == 0)) && return 0
+    local reqs rps p50 p99 non2xx errors
+    reqs=$(awk '/requests in/ {print $1}' "$raw")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$raw")
+    p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$raw")")
+    p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$raw")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$raw"); non2xx=${non2xx:-0}
+    errors=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$raw"); errors=${errors:-0}
+    awk -v r="$round" -v cfg="$cfg" -v t="$t" -v reqs="$reqs" -v rps="$rps" -v p50="$p50" -v p99="$p99" \
+        -v cpu=$((c1 - c0)) -v up=$((u1 - u0)) -v hz="$CLK_TCK" -v n2="$non2xx" -v err="$errors" \
+        -v b0busy="${b0[0]}" -v b0idle="${b0[1]}" -v b1busy="${b1[0]}" -v b1idle="${b1[1]}" \
+        -v c0busy="${b0[2]}" -v c0idle="${b0[3]}" -v c1busy="${b1[2]}" -v c1idle="${b1[3]}" \
+        -v logged=$((l1 - l0)) -v haslog="${alog:+1}" 'BEGIN {
+        us = cpu * 1e6 / hz
+        pb = b1busy - b0busy; pt = pb + b1idle - b0idle
+        cb = c1busy - c0busy; ct = cb + c1idle - c0idle
+        printf "%d,%s,%s,%d,%.1f,%.1f,%.1f,%.0f,%.3f,%.3f,%s,%s,%.0f,%.0f,%s\n", r, cfg, t, reqs, rps, p50, p99,
+            us, us / reqs, up * 1e6 / hz / reqs, n2, err,
+            pt ? 100 * pb / pt : 0, ct ? 100 * cb / ct : 0, haslog ? logged : ""
+    }' >>"$OUT/results.csv"
+    log "  r$round $cfg/$t: $rps req/s, p99 $(awk '$1 == "99%" {print $2}' "$raw"), $(tail -1 "$OUT/results.csv" | cut -d, -f10) us CPU/req"
+}
+
+echo "round,config,target,requests,rps,p50_us,p99_us,proxy_cpu_us,cpu_us_per_req,upstream_cpu_us_per_req,non2xx,socket_errors,cpu${PROXY_CPU}_busy_pct,cpu${CLIENT_CPU}_busy_pct,access_log_lines" >"$OUT/results.csv"
+
+log "warm-up: ${WARMUP}s per target and config"
+for cfg in "${CONFIGS[@]}"; do for t in "${TARGETS[@]}"; do run_one 0 "$cfg" "$t" "$WARMUP"; done; done
+
+COMBOS=()
+for cfg in "${CONFIGS[@]}"; do for t in "${TARGETS[@]}"; do COMBOS+=("$cfg $t"); done; done
+n=${#COMBOS[@]}
+log "measuring: $ROUNDS rounds x $n runs x ${DURATION}s, order rotated per round"
+for ((r = 1; r <= ROUNDS; r++)); do
+    for ((i = 0; i < n; i++)); do
+        # Rotate the start, and reverse every other round, so no target always follows another.
+        if ((r % 2)); then j=$(((i + r - 1) % n)); else j=$(((n - 1 - i + r - 1) % n)); fi
+        read -r cfg t <<<"${COMBOS[$j]}"
+        run_one "$r" "$cfg" "$t" "$DURATION"
+    done
+done
+
+# ---------------------------------------------------------------- report ---------------
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() { awk -F, -v cfg="$1" -v t="$2" -v c="$3" 'NR > 1 && $2 == cfg && $3 == t { print $c }' "$OUT/results.csv" | median; }
+
+{
+    echo "| config | target | req/s | p50 ms | p99 ms | CPU µs/req | req/s ÷ nginx | CPU/req ÷ nginx | p99 ÷ nginx | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for cfg in "${CONFIGS[@]}"; do
+        base_rps=$(col "$cfg" nginx 5); base_cpu=$(col "$cfg" nginx 9); base_p99=$(col "$cfg" nginx 7)
+        for t in "${TARGETS[@]}"; do
+            rps=$(col "$cfg" "$t" 5); p50=$(col "$cfg" "$t" 6); p99=$(col "$cfg" "$t" 7); cpu=$(col "$cfg" "$t" 9)
+            errs=$(awk -F, -v cfg="$cfg" -v t="$t" 'NR > 1 && $2 == cfg && $3 == t { s += $11 + $12 } END { print s + 0 }' "$OUT/results.csv")
+            awk -v cfg="$cfg" -v t="$t" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v cpu="$cpu" -v br="$base_rps" \
+                -v bc="$base_cpu" -v bp="$base_p99" -v e="$errs" 'BEGIN {
+                printf "| %s | %s | %.0f | %.3f | %.3f | %.1f | %.2fx | %.2fx | %.2fx | %d |\n",
+                    cfg, t, rps, p50 / 1000, p99 / 1000, cpu, rps / br, cpu / bc, p99 / bp, e }'
+        done
+    done
+    echo
+    echo "Medians of $ROUNDS interleaved rounds of ${DURATION}s (wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPU; proxy + upstream on CPU $PROXY_CPU)."
+    echo "Upstream CPU µs/req (median, all runs): $(awk -F, 'NR > 1 { print $10 }' "$OUT/results.csv" | median)."
+    echo "Access-log lines written vs requests (hardened, all rounds):"
+    for t in "${TARGETS[@]}"; do
+        awk -F, -v t="$t" 'NR > 1 && $2 == "hardened" && $3 == t { r += $4; l += $15 } END { printf "%s %d/%d; ", t, l, r }' "$OUT/results.csv"
+    done
+    echo
+} | tee "$OUT/summary.md"
+{
+    echo
+    echo "rampart: $("$RAMPART" --version 2>/dev/null || echo unknown) ($(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo no-git)$(cd "$REPO" && git diff --quiet 2>/dev/null || echo ', dirty tree'))"
+    echo "$(nginx -v 2>&1); $(haproxy -v | head -1); $(wrk --version 2>&1 | head -1)"
+    echo "$(uname -srm); $(nproc) CPUs; $(date -u +%FT%TZ)"
+} | tee -a "$OUT/summary.md"
+log "raw results: $OUT/results.csv, wrk output: $OUT/wrk/, summary: $OUT/summary.md"
