@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Dependency audit with cargo-deny against the RustSec snapshot in ../shared/advisory-db,
-# offline: the snapshot is copied into a throwaway git repository (cargo-deny reads advisory
-# databases from git) and cargo-deny "fetches" it from there, never from the network.
+# Dependency audit with cargo-deny (advisories, licenses, bans, sources) against the RustSec
+# snapshot in ../shared/advisory-db, offline. cargo-deny reads advisory databases from git
+# checkouts at a path derived from the database URL, so the snapshot is copied into a
+# throwaway git repository at that path and cargo-deny runs with --offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-version=0.19.0
+version=0.20.2
 if ! command -v cargo-deny >/dev/null || ! cargo deny --version | grep -q "$version"; then
     cargo install --locked cargo-deny --version "$version"
 fi
@@ -15,10 +16,15 @@ snapshot=../shared/advisory-db
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r "$snapshot" "$work/advisory-db"
-git -C "$work/advisory-db" init -q
-git -C "$work/advisory-db" add -A
-git -C "$work/advisory-db" -c user.name=ci -c user.email=ci@localhost commit -qm snapshot
+# The directory name cargo-deny uses for https://github.com/rustsec/advisory-db.
+db="$work/db/advisory-db-3157b0e258782691"
+mkdir -p "$work/db"
+cp -r "$snapshot" "$db"
+git -C "$db" init -q
+git -C "$db" add -A
+git -C "$db" -c user.name=ci -c user.email=ci@localhost commit -qm "RustSec snapshot from shared/advisory-db"
 
-sed -e "s|^\[advisories\]|[advisories]\ndb-path = \"$work/db\"\ndb-urls = [\"file://$work/advisory-db\"]|" deny.toml > "$work/deny.toml"
-cargo deny --config "$work/deny.toml" check
+sed -e "s|^\[advisories\]|[advisories]\ndb-path = \"$work/db\"|" deny.toml > "$work/deny.toml"
+# Every platform's crates must be on disk for cargo metadata to run offline.
+cargo fetch --locked >/dev/null
+cargo deny --offline --config "$work/deny.toml" check
