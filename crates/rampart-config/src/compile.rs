@@ -343,10 +343,16 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
         })
         .collect::<Vec<_>>();
     for (i, net) in trusted_proxies.iter().enumerate() {
-        if net.prefix_len() == 0 {
+        // A range this wide is (a slice of) the whole internet: whoever is in it can forge
+        // X-Forwarded-For. `0.0.0.0/1` + `128.0.0.0/1` is "everyone" in two entries.
+        let too_wide = match net {
+            IpNet::V4(_) => net.prefix_len() < 8,
+            IpNet::V6(_) => net.prefix_len() < 16,
+        };
+        if too_wide {
             ctx.error(
                 format!("server.trusted_proxies[{i}]"),
-                "trusting every address lets any client forge X-Forwarded-For",
+                "too wide: trusting this range lets any client in it forge X-Forwarded-For; list your proxies' addresses",
             );
         }
     }
@@ -1048,10 +1054,12 @@ mod tests {
     #[test]
     fn trusting_everyone_is_refused() {
         let errors = errors(&format!(
-            "[server]\ntrusted_proxies = [\"0.0.0.0/0\", \"10.0.0.1\"]\n{MINIMAL}"
+            "[server]\ntrusted_proxies = [\"0.0.0.0/0\", \"10.0.0.1\", \"0.0.0.0/1\", \"::/8\", \"fd00::/16\"]\n{MINIMAL}"
         ));
-        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].starts_with("server.trusted_proxies[0]:"));
+        assert!(errors[1].starts_with("server.trusted_proxies[2]:"));
+        assert!(errors[2].starts_with("server.trusted_proxies[3]:"));
     }
 
     #[test]

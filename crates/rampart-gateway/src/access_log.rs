@@ -235,24 +235,31 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
 /// case-insensitively after percent-decoding, so `Api%5Fkey=` is masked like `api_key=`.
 pub fn mask_query(query: &str, sensitive: &[String]) -> String {
     let mut out = String::with_capacity(query.len());
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
+    let mut start = 0;
+    // Both '&' and ';' separate parameters for some frameworks: mask under either.
+    for (i, separator) in query
+        .match_indices(['&', ';'])
+        .map(|(i, s)| (i, Some(s)))
+        .chain(std::iter::once((query.len(), None)))
+    {
+        let pair = &query[start..i];
         let (name, value) = match pair.split_once('=') {
             Some((n, v)) => (n, Some(v)),
             None => (pair, None),
         };
-        let decoded = percent_decode_lower(name);
         out.push_str(name);
         if let Some(value) = value {
             out.push('=');
-            if sensitive.contains(&decoded) {
+            if sensitive.contains(&percent_decode_lower(name)) {
                 out.push_str("***");
             } else {
                 out.push_str(value);
             }
         }
+        if let Some(separator) = separator {
+            out.push_str(separator);
+        }
+        start = i + 1;
     }
     out
 }
@@ -322,6 +329,8 @@ mod tests {
             mask_query("a=1&api_key=s3cret&Token=x&API%5Fkey=y&b", &sensitive),
             "a=1&api_key=***&Token=***&API%5Fkey=***&b"
         );
+        assert_eq!(mask_query("a=1;token=x", &sensitive), "a=1;token=***");
+        assert_eq!(mask_query("token=x&", &sensitive), "token=***&");
     }
 
     #[test]

@@ -40,6 +40,24 @@ static FORWARDING: [HeaderName; 11] = [
     HeaderName::from_static("x-rewrite-url"),
 ];
 
+/// Request headers that would let a client change what the upstream does behind the
+/// gateway's back: method overrides (which bypass the route's method allowlist) and `Proxy`
+/// (httpoxy: CGI-style upstreams turn it into an outbound proxy setting).
+static OVERRIDES: [HeaderName; 5] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+    HeaderName::from_static("proxy"),
+    HeaderName::from_static("x-original-method"),
+];
+
+/// Removes request headers that override the method or the upstream's proxy settings.
+pub fn strip_overrides(headers: &mut HeaderMap) {
+    for name in &OVERRIDES {
+        headers.remove(name);
+    }
+}
+
 /// Response headers that tell an attacker what software and version runs upstream.
 static FINGERPRINTS: [HeaderName; 14] = [
     header::SERVER,
@@ -90,6 +108,20 @@ fn connection_named(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
 
 pub fn strip_fingerprints(headers: &mut HeaderMap) {
     for name in &FINGERPRINTS {
+        headers.remove(name);
+    }
+}
+
+/// Removes every `Access-Control-*` header an upstream sent: CORS is the gateway's decision
+/// alone, so an upstream cannot widen what a route's policy allows (or allow what a route
+/// without a policy never allows).
+pub fn strip_upstream_cors(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| n.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in names {
         headers.remove(name);
     }
 }

@@ -193,7 +193,16 @@ impl Pipeline {
         };
         record.path.clone_from(&path);
 
-        // Stage 3: route.
+        // Stage 3: route. TRACE echoes requests (credentials included) and is never proxied;
+        // a method outside the registry is refused on HTTP/2 as the framing guard refuses it
+        // on HTTP/1.
+        if !rampart_http::framing::is_registered_method(request.method().as_str().as_bytes()) {
+            return Err(Rejection::NotImplemented("http.method_unknown"));
+        }
+        if matches!(request.method().as_str(), "TRACE" | "TRACK" | "CONNECT") {
+            return Err(Rejection::NotImplemented("http.method_refused"));
+        }
+        // Now the route itself.
         let route: &Arc<Route> = match self.router.route(request.method(), &path) {
             Match::Found(route) => route,
             Match::MethodNotAllowed(allow, cors_route) => {
@@ -243,6 +252,7 @@ impl Pipeline {
         let query = parts.uri.query().map(str::to_owned);
         let peer_trusted = headers::is_trusted(conn.peer.ip(), &self.trusted_proxies);
         headers::strip_hop_by_hop(&mut parts.headers);
+        headers::strip_overrides(&mut parts.headers);
         headers::set_forwarded(
             &mut parts.headers,
             conn.peer.ip(),
@@ -300,6 +310,7 @@ impl Pipeline {
         }
         headers::strip_hop_by_hop(&mut parts.headers);
         headers::strip_fingerprints(&mut parts.headers);
+        headers::strip_upstream_cors(&mut parts.headers);
         record.decision = Decision::Allow;
         record.reason = "ok";
         Ok((

@@ -360,6 +360,7 @@ where
     let timeouts = framing::Timeouts {
         header_read: limits.header_read_timeout,
         idle: limits.idle_timeout,
+        body: limits.body_read_timeout,
     };
     let security = pipeline.security_headers().clone();
     let tls = conn.tls;
@@ -419,22 +420,87 @@ where
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(128)
-        .keep_alive_interval(Some(limits.idle_timeout))
+        // Pings find dead peers; they are not requests, so they do not keep a connection
+        // alive as far as `idle` below is concerned.
+        .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
+    let activity = Arc::new(Activity::default());
     let shared_svc = Arc::clone(shared);
+    let service_activity = Arc::clone(&activity);
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&shared_svc);
+        let activity = Arc::clone(&service_activity);
         async move {
+            let _busy = activity.begin();
             let pipeline = shared.pipeline.load_full();
             Ok::<_, std::convert::Infallible>(pipeline.handle(conn, request).await)
         }
     });
     let connection = builder.serve_connection(TokioIo::new(stream), service);
-    drive(shared, connection).await;
+    let idle = IdleWatch {
+        activity,
+        timeout: limits.idle_timeout,
+    };
+    drive_with_idle(shared, connection, Some(idle)).await;
+}
+
+/// Requests in flight on an HTTP/2 connection, and when the last one ended. hyper has no
+/// idle timeout for HTTP/2; without one, a client could hold connections (and their share of
+/// `max_connections`) open forever by sending nothing, or nothing but pings.
+#[derive(Default)]
+struct Activity {
+    in_flight: AtomicUsize,
+    /// Milliseconds since `epoch` at which the last request ended (or the connection began).
+    last: std::sync::atomic::AtomicU64,
+    epoch: std::sync::OnceLock<tokio::time::Instant>,
+}
+
+impl Activity {
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(tokio::time::Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(Arc::clone(self))
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let idle = self
+            .now_ms()
+            .saturating_sub(self.last.load(Ordering::SeqCst));
+        Some(Duration::from_millis(idle))
+    }
+}
+
+/// Marks a request in flight until dropped (when its response has been produced).
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.last.store(self.0.now_ms(), Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct IdleWatch {
+    activity: Arc<Activity>,
+    timeout: Duration,
 }
 
 /// Runs a connection to its end, or, on shutdown, lets it finish in-flight requests.
 async fn drive<C>(shared: &Shared, connection: C)
+where
+    C: GracefulConnection,
+{
+    drive_with_idle(shared, connection, None).await;
+}
+
+async fn drive_with_idle<C>(shared: &Shared, connection: C, idle: Option<IdleWatch>)
 where
     C: GracefulConnection,
 {
@@ -443,19 +509,47 @@ where
     if *shutdown.borrow() {
         connection.as_mut().graceful();
     }
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            return;
-        }
-        _ = shutdown.changed() => {
-            connection.as_mut().graceful();
-        }
+    if let Some(idle) = &idle {
+        idle.activity
+            .last
+            .store(idle.activity.now_ms(), Ordering::SeqCst);
     }
-    if let Err(e) = connection.await {
-        tracing::debug!(error = %e, "connection ended with an error while draining");
+    let check_every = idle.as_ref().map_or(Duration::from_secs(3600), |i| {
+        (i.timeout / 4).max(Duration::from_millis(10))
+    });
+    let mut tick = tokio::time::interval(check_every);
+    let idle_expired = loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.changed() => break false,
+            _ = tick.tick(), if idle.is_some() => {
+                let expired = idle
+                    .as_ref()
+                    .and_then(|i| i.activity.idle_for().map(|d| d >= i.timeout))
+                    .unwrap_or(false);
+                if expired {
+                    break true;
+                }
+            }
+        }
+    };
+    connection.as_mut().graceful();
+    // An idle HTTP/2 peer that does not answer the GOAWAY's ping would keep a graceful close
+    // waiting forever: it gets a short grace, then the connection is dropped.
+    let grace = if idle_expired {
+        Duration::from_secs(2)
+    } else {
+        Duration::MAX
+    };
+    match tokio::time::timeout(grace, connection).await {
+        Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error while closing"),
+        Ok(Ok(())) => {}
+        Err(_) => tracing::debug!("idle connection dropped after its grace period"),
     }
 }
 

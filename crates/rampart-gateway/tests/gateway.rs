@@ -401,7 +401,13 @@ async fn security_headers_on_every_response_and_fingerprints_removed() {
     assert_eq!(ok.status, 200);
     assert_security_headers(&ok, true);
     assert_eq!(ok.header("cache-control"), Some("no-store"));
-    for gone in ["server", "x-powered-by", "x-aspnet-version"] {
+    for gone in [
+        "server",
+        "x-powered-by",
+        "x-aspnet-version",
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+    ] {
         assert!(ok.header(gone).is_none(), "{gone} leaked");
     }
     let error = rig.get("/nothing-here").await;
@@ -955,4 +961,93 @@ async fn upstream_tls_is_verified_unless_dangerously_skipped() {
     assert_eq!(rig.get("/trusted").await.status, 200);
     assert_eq!(rig.get("/skipped").await.status, 200);
     assert_eq!(secure.heads(), 2);
+}
+
+#[tokio::test]
+async fn slow_chunked_bodies_held_by_the_framing_guard_are_cut_off() {
+    // Regression: a small chunked body is held whole by the guard until validated, so neither
+    // hyper nor the body timeout saw it; a client could stall there forever.
+    let (gateway, upstream) = plain_gateway("body_read_timeout = \"300ms\"", "").await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gateway.listen)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        )
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "a stalled chunked body kept the connection open"
+    );
+    assert_eq!(statuses(&buf), [408], "{}", String::from_utf8_lossy(&buf));
+    assert_eq!(upstream.heads(), 0);
+}
+
+#[tokio::test]
+async fn idle_http2_connections_are_closed() {
+    let rig = Rig::start("idle_timeout = \"300ms\"", "").await;
+    let config = rig.cert.client_config(&[b"h2"]);
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(rig.gateway.listen)
+        .await
+        .expect("tcp");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // Send the preface and nothing else: the connection must not stay open.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("preface");
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut sink)).await;
+    assert!(closed.is_ok(), "an idle HTTP/2 connection was kept open");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn trace_unknown_methods_and_method_overrides_never_pass() {
+    let rig = Rig::start("", "").await;
+    // `files` declares no methods, yet TRACE (which echoes credentials back) is refused.
+    let trace = rig
+        .send(
+            Request::builder().method("TRACE").uri(rig.url("/files/a")),
+            b"",
+        )
+        .await;
+    assert_problem(&trace, 501);
+    // HTTP/2 has no framing guard in front; the same method registry applies.
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    let request = Request::builder()
+        .method("FROBNICATE")
+        .uri(rig.url("/files/a"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    assert_problem(&h2.send(request).await.expect("send"), 501);
+    assert!(rig.upstream.seen().is_empty());
+    // A method override header would turn an allowed POST into a DELETE upstream.
+    let post = rig
+        .send(
+            Request::post(rig.url("/v1/orders"))
+                .header("x-http-method-override", "DELETE")
+                .header("x-method-override", "DELETE")
+                .header("proxy", "http://evil.example:3128"),
+            b"{}",
+        )
+        .await;
+    assert_eq!(post.status, 200);
+    let seen = rig.upstream.last();
+    assert_eq!(seen.method, "POST");
+    for gone in ["x-http-method-override", "x-method-override", "proxy"] {
+        assert!(
+            !seen.headers.contains_key(gone),
+            "{gone} reached the upstream"
+        );
+    }
 }

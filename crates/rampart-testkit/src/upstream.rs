@@ -5,7 +5,8 @@
 //! - `/slow/{ms}`: answers after that many milliseconds;
 //! - anything else: 200 with a JSON echo of method, path, query and headers.
 //!
-//! Every answer carries `Server` and `X-Powered-By`, which the gateway must strip.
+//! Every answer carries `Server`, `X-Powered-By` and a wide-open CORS allowance, which the
+//! gateway must strip.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

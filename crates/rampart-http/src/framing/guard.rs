@@ -71,6 +71,12 @@ const METHODS: &[&[u8]] = &[
     b"VERSION-CONTROL",
 ];
 
+/// Is `method` one the guard accepts (IANA's HTTP method registry plus the few extras llhttp
+/// knows)? The gateway applies the same list to HTTP/2 requests, which bypass the guard.
+pub fn is_registered_method(method: &[u8]) -> bool {
+    METHODS.contains(&method)
+}
+
 /// Length of the longest entry of [`METHODS`]: a longer method is refused before its end.
 const MAX_METHOD: usize = 17;
 

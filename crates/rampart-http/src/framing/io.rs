@@ -37,6 +37,10 @@ pub struct Timeouts {
     /// end of each message, and again after each write of a response. On expiry the
     /// connection ends quietly.
     pub idle: Duration,
+    /// While the guard holds back a body it is still validating (a small chunked message is
+    /// held whole): from the end of its head. On expiry the client gets a 408
+    /// ([`Reason::BodyTimeout`]). A body hyper already streams is timed by the gateway.
+    pub body: Duration,
 }
 
 /// Builds the complete raw HTTP response sent to a client whose request was refused.
@@ -59,6 +63,7 @@ impl ViolationHandle {
 enum Timer {
     Idle,
     Header,
+    Body,
     Off,
 }
 
@@ -156,6 +161,11 @@ where
         let timer = match self.guard.phase() {
             Phase::Idle => Timer::Idle,
             Phase::Head => Timer::Header,
+            // Held bytes are invisible to hyper and to the gateway's body timeout: without
+            // this timer a chunked body that stalls inside the hold would never time out.
+            Phase::Body if self.guard.released() < self.buf_offset + self.tail as u64 => {
+                Timer::Body
+            }
             Phase::Body | Phase::Closed | Phase::Failed => Timer::Off,
         };
         let messages = self.guard.messages();
@@ -169,6 +179,10 @@ where
                     .sleep
                     .as_mut()
                     .reset(Instant::now() + self.timeouts.header_read),
+                Timer::Body => self
+                    .sleep
+                    .as_mut()
+                    .reset(Instant::now() + self.timeouts.body),
                 Timer::Off => {}
             }
         }
@@ -227,8 +241,10 @@ where
                 return Poll::Ready(Ok(()));
             }
             if this.timer != Timer::Off && this.sleep.as_mut().poll(cx).is_ready() {
-                if this.timer == Timer::Header {
-                    this.refuse(Violation::from(Reason::HeaderTimeout));
+                match this.timer {
+                    Timer::Header => this.refuse(Violation::from(Reason::HeaderTimeout)),
+                    Timer::Body => this.refuse(Violation::from(Reason::BodyTimeout)),
+                    Timer::Idle | Timer::Off => {}
                 }
                 this.read_done = true;
                 continue;

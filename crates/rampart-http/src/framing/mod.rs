@@ -22,7 +22,7 @@
 mod guard;
 mod io;
 
-pub use guard::{Guard, Phase};
+pub use guard::{Guard, Phase, is_registered_method};
 pub use io::{GuardedIo, Reject, Timeouts, ViolationHandle};
 
 /// Size limits on the parts of a request the guard must buffer. Anything larger is refused,
@@ -121,6 +121,8 @@ pub enum Reason {
     TrailerField,
     /// The request head did not arrive within the header-read timeout (slowloris).
     HeaderTimeout,
+    /// A body the guard was still holding did not arrive within the body timeout.
+    BodyTimeout,
 }
 
 impl Reason {
@@ -156,6 +158,7 @@ impl Reason {
             Self::ChunkData => "http.chunk_data",
             Self::TrailerField => "http.trailer_field",
             Self::HeaderTimeout => "http.header_timeout",
+            Self::BodyTimeout => "http.body_timeout",
         }
     }
 
@@ -166,7 +169,7 @@ impl Reason {
             Self::MethodUnknown | Self::Connect | Self::TransferEncodingUnsupported => 501,
             Self::UriTooLong => 414,
             Self::HeadTooLarge | Self::TooManyFields => 431,
-            Self::HeaderTimeout => 408,
+            Self::HeaderTimeout | Self::BodyTimeout => 408,
             _ => 400,
         }
     }

@@ -28,6 +28,7 @@ fn long() -> Timeouts {
     Timeouts {
         header_read: Duration::from_secs(30),
         idle: Duration::from_secs(30),
+        body: Duration::from_secs(30),
     }
 }
 
@@ -152,6 +153,7 @@ async fn slow_head_times_out_with_408() {
     let (mut client, mut io) = guarded(Timeouts {
         header_read: Duration::from_millis(50),
         idle: Duration::from_secs(30),
+        body: Duration::from_secs(30),
     });
     client
         .write_all(b"GET /a HTTP/1.1\r\nHost: h\r\n")
@@ -176,6 +178,7 @@ async fn idle_connection_times_out_quietly() {
     let (mut client, mut io) = guarded(Timeouts {
         header_read: Duration::from_secs(30),
         idle: Duration::from_millis(50),
+        body: Duration::from_secs(30),
     });
     let request = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
     client.write_all(request).await.expect("client write");
@@ -194,6 +197,7 @@ async fn header_timer_not_armed_while_idle() {
     let (_client, mut io) = guarded(Timeouts {
         header_read: Duration::from_millis(10),
         idle: Duration::from_millis(80),
+        body: Duration::from_secs(30),
     });
     let started = Instant::now();
     assert_eq!(read_all(&mut io).await, b"");
@@ -212,4 +216,30 @@ async fn writes_pass_through() {
     let mut got = vec![0; 27];
     client.read_exact(&mut got).await.expect("client read");
     assert_eq!(got, b"HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+#[tokio::test]
+async fn held_chunked_body_that_stalls_times_out_with_408() {
+    // Regression: a chunked body stalled inside the guard's hold is invisible to hyper and to
+    // the gateway's body timeout, so the guard must time it out itself.
+    let (mut client, mut io) = guarded(Timeouts {
+        header_read: Duration::from_secs(30),
+        idle: Duration::from_secs(30),
+        body: Duration::from_millis(50),
+    });
+    client
+        .write_all(b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        .await
+        .expect("client write");
+    let started = Instant::now();
+    assert_eq!(
+        read_all(&mut io).await,
+        b"",
+        "nothing of the held message is released"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(40));
+    assert_eq!(
+        io.violation().map(|v| (v.status, v.reason)),
+        Some((408, Reason::BodyTimeout))
+    );
 }
