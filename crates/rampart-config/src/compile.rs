@@ -455,7 +455,7 @@ fn compile_log(ctx: &mut Ctx, raw: raw::Log, base: &Path) -> Log {
         .map(|h| h.to_ascii_lowercase())
         .collect();
     for (i, header) in headers.iter().enumerate() {
-        if NEVER_LOGGED_HEADERS.contains(&header.as_str()) {
+        if carries_credentials(header) {
             ctx.error(
                 format!("log.headers[{i}]"),
                 format!("{header} carries credentials and is never logged"),
@@ -845,6 +845,22 @@ fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Could this header carry a credential? Known names, and any name that says so.
+fn carries_credentials(header: &str) -> bool {
+    const HINTS: &[&str] = &[
+        "auth",
+        "token",
+        "secret",
+        "password",
+        "cookie",
+        "key",
+        "session",
+        "signature",
+        "credential",
+    ];
+    NEVER_LOGGED_HEADERS.contains(&header) || HINTS.iter().any(|hint| header.contains(hint))
+}
+
 /// RFC 9110 token.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -1060,6 +1076,62 @@ mod tests {
         assert!(errors[0].starts_with("server.trusted_proxies[0]:"));
         assert!(errors[1].starts_with("server.trusted_proxies[2]:"));
         assert!(errors[2].starts_with("server.trusted_proxies[3]:"));
+    }
+
+    #[test]
+    fn misconfigurations_a_reviewer_would_flag_are_refused() {
+        let cases: &[(&str, &str)] = &[
+            ("methods = [\"get\", \"TRACE\"]", "routes[0].methods[1]:"),
+            ("auth = [\"none\", \"api_key\"]", "routes[0].auth:"),
+            (
+                "cors = { allow_origins = [\"https://a.example\"], max_age = \"2d\" }",
+                "routes[0].cors.max_age:",
+            ),
+        ];
+        for (line, key) in cases {
+            let base = MINIMAL
+                .replace("methods = [\"get\"]", "")
+                .replace("auth = [\"none\"]", "");
+            let text = if line.starts_with("auth") {
+                format!("{base}{line}\n")
+            } else {
+                format!("{base}auth = [\"none\"]\n{line}\n")
+            };
+            let found = errors(&text);
+            assert!(
+                found.iter().any(|e| e.starts_with(key)),
+                "{line}: {found:?}"
+            );
+        }
+        let found = errors(&format!("[server]\nlisten = \"127.0.0.1:9443\"\n{MINIMAL}"));
+        assert!(
+            found.iter().any(|e| e.starts_with("admin.listen:")),
+            "{found:?}"
+        );
+        let found = errors(&format!(
+            "[server]\ntls = {{ cert = \"c.pem\", key = \"k.pem\", hsts = {{ max_age = \"1d\", preload = true }} }}\n{MINIMAL}"
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("server.tls.hsts.preload:")),
+            "{found:?}"
+        );
+        let found = errors(&format!(
+            "[server]\nsecure_headers = {{ cache_control = \"a\\nb\" }}\n{MINIMAL}"
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("server.secure_headers.cache_control:")),
+            "{found:?}"
+        );
+        let config = Config::from_toml_str(&format!(
+            "[server]\nlisten = \"0.0.0.0:8443\"\n[admin]\nlisten = \"0.0.0.0:9443\"\n{MINIMAL}"
+        ))
+        .expect("valid");
+        assert!(config.warnings.iter().any(|w| w.key == "server.tls"));
+        assert!(config.warnings.iter().any(|w| w.key == "admin.listen"));
     }
 
     #[test]

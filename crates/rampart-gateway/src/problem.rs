@@ -25,11 +25,9 @@ pub enum Rejection {
         allow: HeaderValue,
     },
     UriTooLong,
-    HeadersTooLarge,
     PayloadTooLarge,
     /// The client did not send the body within `body_read_timeout`.
     BodyTimeout,
-    HeaderTimeout,
     /// A CORS preflight or request from an origin or with a method the route does not allow.
     CorsDenied,
     NotImplemented(&'static str),
@@ -39,8 +37,6 @@ pub enum Rejection {
     UpstreamTimeout,
     /// The upstream answered with a 5xx that is not passed through, or broke the exchange.
     UpstreamError,
-    /// The gateway is shutting down or reloading and cannot take the request.
-    Unavailable,
 }
 
 impl Rejection {
@@ -50,14 +46,12 @@ impl Rejection {
             Rejection::NotFound => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
-            Rejection::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyTimeout | Rejection::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::CorsDenied => StatusCode::FORBIDDEN,
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -68,16 +62,13 @@ impl Rejection {
             Rejection::NotFound => "route.not_found",
             Rejection::MethodNotAllowed { .. } => "route.method_not_allowed",
             Rejection::UriTooLong => "http.uri_too_long",
-            Rejection::HeadersTooLarge => "http.headers_too_large",
             Rejection::PayloadTooLarge => "http.body_too_large",
             Rejection::BodyTimeout => "http.body_timeout",
-            Rejection::HeaderTimeout => "http.header_timeout",
             Rejection::CorsDenied => "cors.denied",
             Rejection::NotImplemented(code) => code,
             Rejection::UpstreamUnavailable => "upstream.unavailable",
             Rejection::UpstreamTimeout => "upstream.timeout",
             Rejection::UpstreamError => "upstream.error",
-            Rejection::Unavailable => "gateway.unavailable",
         }
     }
 }
@@ -131,7 +122,7 @@ pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response
     }
     if matches!(
         rejection,
-        Rejection::BodyTimeout | Rejection::HeaderTimeout | Rejection::PayloadTooLarge
+        Rejection::BodyTimeout | Rejection::PayloadTooLarge
     ) {
         // The rest of the body is not read: the connection cannot be reused safely.
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -165,16 +156,13 @@ mod tests {
                 allow: HeaderValue::from_static("GET"),
             },
             Rejection::UriTooLong,
-            Rejection::HeadersTooLarge,
             Rejection::PayloadTooLarge,
             Rejection::BodyTimeout,
-            Rejection::HeaderTimeout,
             Rejection::CorsDenied,
             Rejection::NotImplemented("x"),
             Rejection::UpstreamUnavailable,
             Rejection::UpstreamTimeout,
             Rejection::UpstreamError,
-            Rejection::Unavailable,
         ];
         for r in all {
             assert!(

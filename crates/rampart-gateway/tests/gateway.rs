@@ -407,6 +407,7 @@ async fn security_headers_on_every_response_and_fingerprints_removed() {
         "x-aspnet-version",
         "access-control-allow-origin",
         "access-control-allow-credentials",
+        "x-internal-hop",
     ] {
         assert!(ok.header(gone).is_none(), "{gone} leaked");
     }
@@ -1050,4 +1051,59 @@ async fn trace_unknown_methods_and_method_overrides_never_pass() {
             "{gone} reached the upstream"
         );
     }
+}
+
+#[tokio::test]
+async fn framing_rejections_are_problems_with_security_headers() {
+    let (gateway, upstream) = plain_gateway("", "").await;
+    let smuggle = b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n";
+    let raw = raw_exchange(gateway.listen, smuggle, Duration::from_secs(2)).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(statuses(&raw), [400], "{text}");
+    let lower = text.to_lowercase();
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{text}"
+    );
+    assert!(lower.contains("x-content-type-options: nosniff"), "{text}");
+    assert!(lower.contains("connection: close"), "{text}");
+    let id = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("x-request-id")
+        .trim()
+        .to_owned();
+    let body = &text[text.find("\r\n\r\n").expect("end of head") + 4..];
+    let json: serde_json::Value = serde_json::from_str(body).expect("problem body");
+    assert_eq!(json["request_id"], id.as_str());
+    assert_eq!(json["status"], 400);
+    assert_eq!(upstream.heads(), 0);
+}
+
+#[tokio::test]
+async fn a_silent_tls_client_is_cut_off_at_the_header_timeout() {
+    let rig = Rig::start("header_read_timeout = \"300ms\"", "").await;
+    use tokio::io::AsyncReadExt;
+    let mut tcp = tokio::net::TcpStream::connect(rig.gateway.listen)
+        .await
+        .expect("tcp");
+    let started = std::time::Instant::now();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut Vec::new())).await;
+    assert!(
+        closed.is_ok(),
+        "a client that never sent a ClientHello kept its connection"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn http2_requests_get_the_same_uri_limit() {
+    let rig = Rig::start("max_uri_bytes = 256", "").await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    let long = h2
+        .get(&rig.url(&format!("/files/{}", "a".repeat(300))))
+        .await;
+    assert_problem(&long, 414);
+    assert!(rig.upstream.seen().is_empty());
 }
