@@ -659,6 +659,7 @@ async fn every_check_and_the_upstream_see_the_normalized_path() {
         ("/v1/orders/%c0%ae%c0%ae", None),
         ("/v1/orders/%252e%252e", None),
         ("/v1/orders/..;/admin", None),
+        ("/v1/orders/42;jsessionid=x", None),
     ];
     for (path, expected) in cases {
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -54,6 +54,11 @@ pub enum PathError {
     /// A `..` that would climb above the root.
     #[error("path climbs above the root")]
     AboveRoot,
+    /// A literal `;`: servlet containers (Tomcat, Jetty) strip `;params` from each segment
+    /// before routing, so `/admin;x` would match a route other than the one the gateway
+    /// chose. Refused, as Spring Security's strict firewall does; `%3B` is data.
+    #[error("path parameter (';') in path")]
+    PathParameter,
 }
 
 impl PathError {
@@ -70,6 +75,7 @@ impl PathError {
             Self::DoubleEncoding => "path.double_encoding",
             Self::DotSegmentParameter => "path.dot_segment_parameter",
             Self::AboveRoot => "path.above_root",
+            Self::PathParameter => "path.parameter",
         }
     }
 }
@@ -191,6 +197,10 @@ fn scan_segment(bytes: &[u8], start: usize) -> Result<Segment, PathError> {
                 value
             }
             b'\\' => return Err(PathError::Backslash),
+            b';' if only_dots && (dots == 1 || dots == 2) => {
+                return Err(PathError::DotSegmentParameter);
+            }
+            b';' => return Err(PathError::PathParameter),
             0x00..=0x1F | 0x7F => return Err(PathError::ControlCharacter),
             0x80..=0xFF => return Err(PathError::NonAscii),
             _ => {
@@ -332,7 +342,7 @@ mod tests {
             "/v1/orders/42",
             "/a/b/",
             "/a%20b/%C3%A9",
-            "/a;v=1/b",
+            "/a%3Bv=1/b",
             "/%25/x",
             "/.../x",
             "/.a/..b/c.",
@@ -453,9 +463,12 @@ mod tests {
         ] {
             err(raw, PathError::DotSegmentParameter);
         }
-        ok("/a/...;/b", "/a/...;/b");
-        ok("/a/;/b", "/a/;/b");
-        ok("/a;x/../b", "/b");
+        // Any other literal ';' is a path parameter, refused on its own account.
+        err("/a/...;/b", PathError::PathParameter);
+        err("/a/;/b", PathError::PathParameter);
+        err("/a;x/../b", PathError::PathParameter);
+        // Encoded, it is data (and `..%3B` stays refused above).
+        ok("/a/...%3B/b", "/a/...%3B/b");
     }
 
     #[test]
@@ -540,6 +553,8 @@ mod tests {
             ("/%c0%ae%c0%ae/", Err(PathError::InvalidUtf8)),
             ("/%252e%252e/", Err(PathError::DoubleEncoding)),
             ("/a/..;/b", Err(PathError::DotSegmentParameter)),
+            ("/admin;jsessionid=x", Err(PathError::PathParameter)),
+            ("/public;/../admin", Err(PathError::PathParameter)),
             // Beyond the brief's list: classic variants of the same tricks.
             ("/v1/orders/..%2fadmin", Err(PathError::EncodedSlash)),
             ("/v1/..\\admin", Err(PathError::Backslash)),
