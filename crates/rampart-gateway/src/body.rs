@@ -107,6 +107,9 @@ pub struct ResponseBody {
     kind: Kind,
     sent: u64,
     completion: Option<Completion>,
+    /// A request body left unread by a refusal, dropped only with this response (see
+    /// [`ResponseBody::hold`]).
+    held: Option<Incoming>,
 }
 
 impl ResponseBody {
@@ -115,6 +118,7 @@ impl ResponseBody {
             kind: Kind::Full(Some(bytes)),
             sent: 0,
             completion: None,
+            held: None,
         }
     }
 
@@ -127,7 +131,15 @@ impl ResponseBody {
             kind: Kind::Upstream(body),
             sent: 0,
             completion: None,
+            held: None,
         }
+    }
+
+    /// Keeps an unread request body alive until this response has been sent. On HTTP/2 the
+    /// stream is then closed with RST_STREAM(NO_ERROR), which tells the client the response
+    /// is complete and valid (RFC 9113 §8.1), instead of CANCEL, which makes it discard it.
+    pub fn hold(&mut self, body: Incoming) {
+        self.held = Some(body);
     }
 
     /// Attaches the access-log record, completed with the byte count when the body ends.
@@ -149,7 +161,41 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         // Dropped before its end: the client went away or the upstream body broke.
         self.finish(true);
+        if let Some(unread) = self.held.take() {
+            discard(unread);
+        }
     }
+}
+
+/// How much of a refused request's body the gateway reads and throws away after answering.
+const DISCARD_LIMIT: u64 = 4 * 1024 * 1024;
+const DISCARD_TIME: Duration = Duration::from_secs(5);
+
+/// Reads the rest of a refused request's body, bounded in bytes and time, and discards it.
+///
+/// A client still uploading when the refusal arrives would otherwise see its stream reset
+/// (HTTP/2) or its connection torn down mid-write, and many clients then report a transport
+/// error instead of the 413/4xx they were sent. Past the bounds, the body is simply dropped.
+fn discard(mut body: Incoming) {
+    use http_body_util::BodyExt;
+    if body.is_end_stream() || body.size_hint().lower() > DISCARD_LIMIT {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let read = async {
+            let mut seen = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > DISCARD_LIMIT {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_TIME, read).await;
+    });
 }
 
 impl Body for ResponseBody {

@@ -112,6 +112,12 @@ impl Pipeline {
     ) -> Response<ResponseBody> {
         let start = Instant::now();
         let time = SystemTime::now();
+        // The body is kept apart: forwarded when the request passes, otherwise held until the
+        // refusal has been sent. Dropping an unread HTTP/2 request body before the response
+        // resets the stream with CANCEL, and clients then lose the 413 or 4xx we answered.
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, ());
+        let mut body = Some(body);
         let request_id = RequestId::generate();
         let client_ip =
             headers::client_ip(conn.peer.ip(), request.headers(), &self.trusted_proxies);
@@ -145,8 +151,9 @@ impl Pipeline {
                 .collect(),
         });
 
+        let head = request;
         let (mut response, cors_origin) = match self
-            .process(conn, client_ip, request, &request_id, &mut record)
+            .process(conn, client_ip, head, &mut body, &request_id, &mut record)
             .await
         {
             Ok(done) => done,
@@ -157,6 +164,9 @@ impl Pipeline {
             }
         };
 
+        if let Some(unread) = body {
+            response.body_mut().hold(unread);
+        }
         let out = response.headers_mut();
         if let Some((policy, origin)) = cors_origin {
             policy.add_origin(out, &origin);
@@ -174,7 +184,8 @@ impl Pipeline {
         &'a self,
         conn: Connection,
         _client_ip: IpAddr,
-        request: Request<Incoming>,
+        request: Request<()>,
+        body: &mut Option<Incoming>,
         request_id: &RequestId,
         record: &mut Record,
     ) -> Result<Answer<'a>, Rejection> {
@@ -242,7 +253,10 @@ impl Pipeline {
         }
 
         // Stage 6: proxy.
-        let (mut parts, body) = request.into_parts();
+        let (mut parts, ()) = request.into_parts();
+        let Some(body) = body.take() else {
+            return Err(Rejection::BadRequest("http.body_missing"));
+        };
         let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
                 .uri
@@ -322,7 +336,7 @@ impl Pipeline {
     fn preflight<'a>(
         &'a self,
         route: &Route,
-        request: &Request<Incoming>,
+        request: &Request<()>,
         record: &mut Record,
     ) -> Result<Answer<'a>, Rejection> {
         let answer = route

@@ -1108,3 +1108,46 @@ async fn http2_requests_get_the_same_uri_limit() {
     assert_problem(&long, 414);
     assert!(rig.upstream.seen().is_empty());
 }
+
+#[tokio::test]
+async fn an_http2_client_still_uploading_gets_the_413_not_a_reset() {
+    // curl is the client here on purpose: it reports a stream reset (CANCEL) as a transport
+    // error and drops the response, which is what happened before refused bodies were held
+    // and discarded after the answer.
+    let rig = Rig::start("max_body_bytes = 1024", "").await;
+    let upload = rig.cert.dir.join("upload.bin");
+    std::fs::write(&upload, vec![b'x'; 2_000_000]).expect("write upload");
+    for (method, path, want) in [
+        ("POST", "/v1/orders", "413"),
+        ("DELETE", "/v1/orders/1", "405"),
+    ] {
+        let out = tokio::process::Command::new("curl")
+            .args([
+                "-sS",
+                "--http2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+            ])
+            .arg(&rig.cert.cert)
+            .args(["-X", method, "--data-binary"])
+            .arg(format!("@{}", upload.display()))
+            .arg(rig.url(path))
+            .output()
+            .await
+            .expect("curl must be installed (Debian package curl)");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{method} {path}: curl failed: {stderr}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            want,
+            "{method} {path}"
+        );
+    }
+    assert!(rig.upstream.seen().is_empty());
+}
