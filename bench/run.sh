@@ -19,6 +19,8 @@
 #   BASE_PORT=18180                                ports BASE_PORT..BASE_PORT+6 and +1000..
 #   SKIP_INSTALL=1  skip apt (tools already there)   SKIP_BUILD=1  reuse target/release/rampart
 #   PROXY_CPU=0 CLIENT_CPU=1                       CPU pinning
+#   RAMPART_B=/path/to/rampart   A/B: also run that binary as target "rampart-b" with the same
+#                                configs (e.g. a candidate build from another checkout)
 # Output: bench/out/ (raw wrk output, results.csv, summary.md, configs, logs, headers seen).
 set -euo pipefail
 
@@ -91,6 +93,14 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     (cd "$REPO" && cargo build --release -p rampart)
 fi
 [[ -x $RAMPART ]] || die "$RAMPART missing (build it, or unset SKIP_BUILD)"
+declare -A BIN=([rampart]=$RAMPART)
+RAMPARTS=(rampart)
+if [[ -n ${RAMPART_B:-} ]]; then
+    [[ -x $RAMPART_B ]] || die "RAMPART_B=$RAMPART_B is not an executable"
+    TARGETS+=(rampart-b); RAMPARTS+=(rampart-b)
+    BIN[rampart-b]=$RAMPART_B
+    PORT[rampart-b/plain]=$((BASE_PORT + 7)); PORT[rampart-b/hardened]=$((BASE_PORT + 8))
+fi
 
 # ---------------------------------------------------------------- processes ------------
 rm -rf "$OUT"/{conf,wrk,logs,headers} "$OUT"/results.csv "$OUT"/summary.md
@@ -307,18 +317,18 @@ backend be
     server up 127.0.0.1:$UPSTREAM_PORT
 EOF
 
-    local cfg access
-    for cfg in plain hardened; do
-        if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-rampart.log"; fi
-        cat >"$c/rampart-$cfg.toml" <<EOF
+    local cfg access r
+    for r in "${RAMPARTS[@]}"; do for cfg in plain hardened; do
+        if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-$r.log"; fi
+        cat >"$c/$r-$cfg.toml" <<EOF
 [server]
-listen = "127.0.0.1:${PORT[rampart/$cfg]}"
+listen = "127.0.0.1:${PORT[$r/$cfg]}"
 worker_threads = 1
 max_body_bytes = 1048576
 secure_headers = { cache_control = "no-store", content_security_policy = "$CSP" }
 
 [admin]
-listen = "127.0.0.1:$((PORT[rampart/$cfg] + 1000))"
+listen = "127.0.0.1:$((PORT[$r/$cfg] + 1000))"
 
 [log]
 access = "$access"
@@ -334,12 +344,12 @@ path = "/{*rest}"
 upstream = "bench"
 auth = ["none"]
 EOF
-    done
+    done; done
 }
 
 write_configs
 rm -f "$OUT"/access-*.log
-: >"$OUT/access-rampart.log"; : >"$OUT/access-nginx.log"
+for t in "${TARGETS[@]}"; do : >"$OUT/access-$t.log"; done
 
 log "checking configs"
 nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/upstream.nginx.conf"
@@ -347,10 +357,10 @@ nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-plain.conf"
 nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-hardened.conf"
 haproxy -c -q -f "$OUT/conf/haproxy-plain.cfg"
 haproxy -c -q -f "$OUT/conf/haproxy-hardened.cfg"
-"$RAMPART" check --config "$OUT/conf/rampart-plain.toml" >"$OUT/logs/rampart-check.log" 2>&1 \
-    || die "rampart check failed: $(cat "$OUT/logs/rampart-check.log")"
-"$RAMPART" check --config "$OUT/conf/rampart-hardened.toml" >>"$OUT/logs/rampart-check.log" 2>&1 \
-    || die "rampart check failed: $(cat "$OUT/logs/rampart-check.log")"
+for r in "${RAMPARTS[@]}"; do for cfg in "${CONFIGS[@]}"; do
+    "${BIN[$r]}" check --config "$OUT/conf/$r-$cfg.toml" >>"$OUT/logs/rampart-check.log" 2>&1 \
+        || die "$r check failed: $(cat "$OUT/logs/rampart-check.log")"
+done; done
 
 log "starting upstream and proxies (pinned to CPU $PROXY_CPU)"
 start upstream "$UPSTREAM_PORT" nginx -e "$OUT/logs/upstream.error.log" -c "$OUT/conf/upstream.nginx.conf"
@@ -358,6 +368,7 @@ for cfg in "${CONFIGS[@]}"; do
     start "nginx/$cfg" "${PORT[nginx/$cfg]}" nginx -e "$OUT/logs/nginx-$cfg.error.log" -c "$OUT/conf/nginx-$cfg.conf"
     if [[ $cfg == hardened ]]; then
         # Its stdout is the access log.
+        port_open "${PORT[haproxy/$cfg]}" && die "127.0.0.1:${PORT[haproxy/$cfg]} is already in use (set BASE_PORT)"
         taskset -c "$PROXY_CPU" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg" \
             >"$OUT/access-haproxy.log" 2>"$OUT/logs/haproxy-$cfg.stderr" &
         PID[haproxy/$cfg]=$!; STARTED+=($!)
@@ -366,7 +377,9 @@ for cfg in "${CONFIGS[@]}"; do
     else
         start "haproxy/$cfg" "${PORT[haproxy/$cfg]}" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg"
     fi
-    start "rampart/$cfg" "${PORT[rampart/$cfg]}" "$RAMPART" run --config "$OUT/conf/rampart-$cfg.toml"
+    for r in "${RAMPARTS[@]}"; do
+        start "$r/$cfg" "${PORT[$r/$cfg]}" "${BIN[$r]}" run --config "$OUT/conf/$r-$cfg.toml"
+    done
 done
 
 declare -A PIDS=()
@@ -441,7 +454,7 @@ run_one() {
             us, us / reqs, up * 1e6 / hz / reqs, n2, err,
             pt ? 100 * pb / pt : 0, ct ? 100 * cb / ct : 0, haslog ? logged : ""
     }' >>"$OUT/results.csv"
-    log "  r$round $cfg/$t: $rps req/s, p99 $(awk '$1 == "99%" {print $2}' "$raw"), $(tail -1 "$OUT/results.csv" | cut -d, -f10) us CPU/req"
+    log "  r$round $cfg/$t: $rps req/s, p99 $(awk '$1 == "99%" {print $2}' "$raw"), $(tail -1 "$OUT/results.csv" | cut -d, -f9) us CPU/req"
 }
 
 echo "round,config,target,requests,rps,p50_us,p99_us,proxy_cpu_us,cpu_us_per_req,upstream_cpu_us_per_req,non2xx,socket_errors,cpu${PROXY_CPU}_busy_pct,cpu${CLIENT_CPU}_busy_pct,access_log_lines" >"$OUT/results.csv"
@@ -491,6 +504,7 @@ col() { awk -F, -v cfg="$1" -v t="$2" -v c="$3" 'NR > 1 && $2 == cfg && $3 == t 
 } | tee "$OUT/summary.md"
 {
     echo
+    [[ -z ${RAMPART_B:-} ]] || echo "rampart-b: $RAMPART_B"
     echo "rampart: $("$RAMPART" --version 2>/dev/null || echo unknown) ($(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo no-git)$(cd "$REPO" && git diff --quiet 2>/dev/null || echo ', dirty tree'))"
     echo "$(nginx -v 2>&1); $(haproxy -v | head -1); $(wrk --version 2>&1 | head -1)"
     echo "$(uname -srm); $(nproc) CPUs; $(date -u +%FT%TZ)"
