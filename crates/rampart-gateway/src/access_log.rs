@@ -29,10 +29,11 @@ pub struct Record {
     pub request_id: RequestId,
     pub client_ip: IpAddr,
     pub protocol: &'static str,
-    pub method: String,
+    pub method: http::Method,
     pub path: String,
     pub query: Option<String>,
-    pub route: Option<Arc<str>>,
+    /// The matched route (its name and metric handles).
+    pub route: Option<Arc<crate::metrics::RouteMetrics>>,
     pub consumer: Option<String>,
     pub status: u16,
     pub decision: Decision,
@@ -105,6 +106,12 @@ const QUEUE: usize = 64 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 impl AccessLogger {
+    /// Whether lines are written at all; the request path skips collecting what only the
+    /// log would use when they are not.
+    pub fn enabled(&self) -> bool {
+        self.queue.is_some()
+    }
+
     pub fn start(
         target: &AccessLog,
         sensitive_query_params: Vec<String>,
@@ -226,10 +233,10 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
         request_id: r.request_id.as_str(),
         client_ip: r.client_ip,
         protocol: r.protocol,
-        method: &r.method,
+        method: r.method.as_str(),
         path: &r.path,
         query: r.query.as_deref().map(|q| mask_query(q, sensitive)),
-        route: r.route.as_deref(),
+        route: r.route.as_ref().map(|m| &*m.name),
         consumer: r.consumer.as_deref(),
         status: r.status,
         decision: r.decision,

@@ -13,117 +13,126 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use rampart_config::{SecureHeaders, Server};
 
-static HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-];
+// The rules below are written as `match`es on the lower-case name, and applied in one pass
+// over the headers a message actually has: a request typically carries a handful of headers,
+// and looking each listed name up in the map would cost dozens of hash lookups per request.
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1).
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+    )
+}
 
 /// Headers that only a proxy we trust may set; anyone else's are dropped.
-static FORWARDING: [HeaderName; 11] = [
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    HeaderName::from_static("x-forwarded-port"),
-    HeaderName::from_static("x-forwarded-prefix"),
-    header::FORWARDED,
-    HeaderName::from_static("x-real-ip"),
-    HeaderName::from_static("x-client-ip"),
-    HeaderName::from_static("true-client-ip"),
-    HeaderName::from_static("x-original-url"),
-    HeaderName::from_static("x-rewrite-url"),
-];
+fn is_forwarding(name: &str) -> bool {
+    matches!(
+        name,
+        "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-forwarded-port"
+            | "x-forwarded-prefix"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-client-ip"
+            | "true-client-ip"
+            | "x-original-url"
+            | "x-rewrite-url"
+    )
+}
 
 /// Request headers that would let a client change what the upstream does behind the
 /// gateway's back: method overrides (which bypass the route's method allowlist) and `Proxy`
 /// (httpoxy: CGI-style upstreams turn it into an outbound proxy setting).
-static OVERRIDES: [HeaderName; 5] = [
-    HeaderName::from_static("x-http-method-override"),
-    HeaderName::from_static("x-http-method"),
-    HeaderName::from_static("x-method-override"),
-    HeaderName::from_static("proxy"),
-    HeaderName::from_static("x-original-method"),
-];
-
-/// Removes request headers that override the method or the upstream's proxy settings.
-pub fn strip_overrides(headers: &mut HeaderMap) {
-    for name in &OVERRIDES {
-        headers.remove(name);
-    }
+fn is_override(name: &str) -> bool {
+    matches!(
+        name,
+        "x-http-method-override"
+            | "x-http-method"
+            | "x-method-override"
+            | "x-original-method"
+            | "proxy"
+    )
 }
 
 /// Response headers that tell an attacker what software and version runs upstream.
-static FINGERPRINTS: [HeaderName; 14] = [
-    header::SERVER,
-    HeaderName::from_static("x-powered-by"),
-    HeaderName::from_static("x-aspnet-version"),
-    HeaderName::from_static("x-aspnetmvc-version"),
-    HeaderName::from_static("x-runtime"),
-    HeaderName::from_static("x-version"),
-    HeaderName::from_static("x-generator"),
-    HeaderName::from_static("x-drupal-cache"),
-    HeaderName::from_static("x-drupal-dynamic-cache"),
-    HeaderName::from_static("x-backend-server"),
-    HeaderName::from_static("x-debug-token"),
-    HeaderName::from_static("x-debug-token-link"),
-    HeaderName::from_static("x-sourcemap"),
-    HeaderName::from_static("sourcemap"),
-];
+fn is_fingerprint(name: &str) -> bool {
+    matches!(
+        name,
+        "server"
+            | "x-powered-by"
+            | "x-aspnet-version"
+            | "x-aspnetmvc-version"
+            | "x-runtime"
+            | "x-version"
+            | "x-generator"
+            | "x-drupal-cache"
+            | "x-drupal-dynamic-cache"
+            | "x-backend-server"
+            | "x-debug-token"
+            | "x-debug-token-link"
+            | "x-sourcemap"
+            | "sourcemap"
+    )
+}
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Removes hop-by-hop headers and the headers that `Connection` names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(named) = connection_named(headers) {
-        for name in named {
-            headers.remove(name);
+/// Removes, in one pass, every header for which `drop` holds, and every header that a
+/// `Connection` header names (which is how a client marks its own hop-by-hop headers).
+fn remove_where(headers: &mut HeaderMap, drop: impl Fn(&str) -> bool) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if drop(name.as_str()) {
+            doomed.push(name.clone());
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    if doomed.is_empty() {
+        return;
     }
-}
-
-fn connection_named(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
-    let mut out = Vec::new();
     for value in headers.get_all(header::CONNECTION) {
         let Ok(value) = value.to_str() else { continue };
         for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
-                out.push(name);
+                doomed.push(name);
             }
         }
     }
-    (!out.is_empty()).then_some(out)
-}
-
-pub fn strip_fingerprints(headers: &mut HeaderMap) {
-    for name in &FINGERPRINTS {
+    for name in doomed {
         headers.remove(name);
     }
 }
 
-/// Removes every `Access-Control-*` header an upstream sent: CORS is the gateway's decision
-/// alone, so an upstream cannot widen what a route's policy allows (or allow what a route
-/// without a policy never allows).
-pub fn strip_upstream_cors(headers: &mut HeaderMap) {
-    let names: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| n.as_str().starts_with("access-control-"))
-        .cloned()
-        .collect();
-    for name in names {
-        headers.remove(name);
-    }
+/// Prepares a client's headers for the upstream: hop-by-hop and `Connection`-named headers,
+/// method overrides and `Proxy` go; forwarding headers go too unless the peer is trusted.
+/// The gateway's own forwarding headers are added afterwards ([`set_forwarded`]), so that no
+/// `Connection` list can remove them.
+pub fn clean_request(headers: &mut HeaderMap, peer_trusted: bool) {
+    remove_where(headers, |name| {
+        is_hop_by_hop(name) || is_override(name) || (!peer_trusted && is_forwarding(name))
+    });
+}
+
+/// Prepares an upstream's response headers for the client: hop-by-hop and
+/// `Connection`-named headers, fingerprinting headers, and every `Access-Control-*` header
+/// (CORS is the gateway's decision alone: an upstream cannot widen what a route allows).
+pub fn clean_response(headers: &mut HeaderMap) {
+    remove_where(headers, |name| {
+        is_hop_by_hop(name) || is_fingerprint(name) || name.starts_with("access-control-")
+    });
 }
 
 pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
@@ -175,11 +184,6 @@ pub fn set_forwarded(
     host: Option<HeaderValue>,
 ) {
     let peer = canonical(peer);
-    if !peer_trusted {
-        for name in &FORWARDING {
-            headers.remove(name);
-        }
-    }
     let peer_text = peer.to_string();
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) if peer_trusted => format!("{prior}, {peer_text}"),
@@ -295,7 +299,7 @@ mod tests {
             ("upgrade", "websocket"),
             ("x-kept", "yes"),
         ]);
-        strip_hop_by_hop(&mut h);
+        clean_request(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
     }
@@ -308,6 +312,7 @@ mod tests {
             ("forwarded", "for=6.6.6.6"),
         ]);
         let peer: IpAddr = "203.0.113.9".parse().expect("ip");
+        clean_request(&mut h, false);
         set_forwarded(
             &mut h,
             peer,
@@ -335,6 +340,7 @@ mod tests {
         assert_eq!(client_ip(untrusted, &h, &trusted), untrusted);
 
         let mut h = h;
+        clean_request(&mut h, true);
         set_forwarded(&mut h, peer, true, "https", None);
         assert_eq!(
             h["x-forwarded-for"],

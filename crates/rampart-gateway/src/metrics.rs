@@ -38,53 +38,85 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-fn status_label(status: u16) -> &'static str {
+/// Status labels: the common codes exactly, the rest by class. A fixed set, so that a client
+/// cannot create label values.
+const STATUS_LABELS: [&str; 27] = [
+    "200", "201", "204", "301", "302", "304", "308", "400", "401", "403", "404", "405", "408",
+    "413", "414", "429", "431", "500", "501", "502", "503", "504", "1xx", "2xx", "3xx", "4xx",
+    "5xx",
+];
+
+/// The codes of the first 22 labels, in the same order.
+const EXACT: [u16; 22] = [
+    200, 201, 204, 301, 302, 304, 308, 400, 401, 403, 404, 405, 408, 413, 414, 429, 431, 500, 501,
+    502, 503, 504,
+];
+
+fn status_slot(status: u16) -> usize {
+    if let Some(i) = EXACT.iter().position(|&code| code == status) {
+        return i;
+    }
     match status {
-        200 => "200",
-        201 => "201",
-        204 => "204",
-        301 => "301",
-        302 => "302",
-        304 => "304",
-        308 => "308",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        405 => "405",
-        408 => "408",
-        413 => "413",
-        414 => "414",
-        429 => "429",
-        431 => "431",
-        500 => "500",
-        501 => "501",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        s if s < 200 => "1xx",
-        s if s < 300 => "2xx",
-        s if s < 400 => "3xx",
-        s if s < 500 => "4xx",
-        _ => "5xx",
+        0..=199 => 22,
+        200..=299 => 23,
+        300..=399 => 24,
+        400..=499 => 25,
+        _ => 26,
     }
 }
 
+/// A route's metric handles, registered once per config generation, so that a request
+/// costs an atomic add rather than a registry lookup with label hashing.
+#[derive(Debug)]
+pub struct RouteMetrics {
+    pub name: std::sync::Arc<str>,
+    duration: metrics::Histogram,
+    /// `rampart_requests_total` by (status slot, decision), registered on first use.
+    requests: Vec<std::sync::OnceLock<metrics::Counter>>,
+}
+
+impl RouteMetrics {
+    pub fn new(name: &str) -> RouteMetrics {
+        let name: std::sync::Arc<str> = std::sync::Arc::from(name);
+        RouteMetrics {
+            duration: histogram!(
+                "rampart_request_duration_seconds",
+                "route" => metrics::SharedString::from(std::sync::Arc::clone(&name))
+            ),
+            requests: (0..STATUS_LABELS.len() * 2)
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+            name,
+        }
+    }
+
+    fn record(&self, status: u16, decision: crate::access_log::Decision, duration: Duration) {
+        let slot = status_slot(status);
+        let index = slot * 2 + usize::from(decision == crate::access_log::Decision::Deny);
+        if let Some(cell) = self.requests.get(index) {
+            cell.get_or_init(|| {
+                counter!(
+                    "rampart_requests_total",
+                    "route" => metrics::SharedString::from(std::sync::Arc::clone(&self.name)),
+                    "status" => STATUS_LABELS[slot],
+                    "decision" => decision.as_str(),
+                )
+            })
+            .increment(1);
+        }
+        self.duration.record(duration.as_secs_f64());
+    }
+}
+
+/// Requests that matched no route are counted under `route="none"`.
+static UNROUTED: OnceLock<RouteMetrics> = OnceLock::new();
+
 pub fn request_done(record: &Record, duration: Duration) {
-    let route = record
-        .route
-        .as_ref()
-        .map_or(metrics::SharedString::const_str("none"), |r| {
-            metrics::SharedString::from(std::sync::Arc::clone(r))
-        });
-    counter!(
-        "rampart_requests_total",
-        "route" => route.clone(),
-        "status" => status_label(record.status),
-        "decision" => record.decision.as_str(),
-    )
-    .increment(1);
-    histogram!("rampart_request_duration_seconds", "route" => route).record(duration.as_secs_f64());
+    let metrics = match &record.route {
+        Some(route) => route.as_ref(),
+        None => UNROUTED.get_or_init(|| RouteMetrics::new("none")),
+    };
+    metrics.record(record.status, record.decision, duration);
 }
 
 pub fn upstream_error(upstream: &str, kind: &'static str) {
@@ -114,4 +146,21 @@ pub fn config_reload(result: &'static str) {
 
 pub fn tls_handshake_failed() {
     counter!("rampart_tls_handshake_failures_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_slots_match_their_labels() {
+        for (i, code) in EXACT.iter().enumerate() {
+            assert_eq!(STATUS_LABELS[status_slot(*code)], code.to_string());
+            assert_eq!(status_slot(*code), i);
+        }
+        assert_eq!(STATUS_LABELS[status_slot(418)], "4xx");
+        assert_eq!(STATUS_LABELS[status_slot(599)], "5xx");
+        assert_eq!(STATUS_LABELS[status_slot(101)], "1xx");
+        assert_eq!(STATUS_LABELS[status_slot(226)], "2xx");
+    }
 }

@@ -121,6 +121,7 @@ impl Pipeline {
         let request_id = RequestId::generate();
         let client_ip =
             headers::client_ip(conn.peer.ip(), request.headers(), &self.trusted_proxies);
+        let logging = self.log.enabled();
         let mut record = Box::new(Record {
             time,
             start,
@@ -131,9 +132,13 @@ impl Pipeline {
                 http::Version::HTTP_10 => "HTTP/1.0",
                 _ => "HTTP/1.1",
             },
-            method: request.method().as_str().to_owned(),
+            method: request.method().clone(),
             path: String::new(),
-            query: request.uri().query().map(str::to_owned),
+            query: if logging {
+                request.uri().query().map(str::to_owned)
+            } else {
+                None
+            },
             route: None,
             consumer: None,
             status: 0,
@@ -141,14 +146,17 @@ impl Pipeline {
             reason: "",
             upstream_duration: None,
             bytes_in: content_length(&request),
-            headers: self
-                .logged_headers
-                .iter()
-                .filter_map(|name| {
-                    let v = request.headers().get(name)?.to_str().ok()?;
-                    Some((name.clone(), v.chars().take(256).collect()))
-                })
-                .collect(),
+            headers: if !logging {
+                Vec::new()
+            } else {
+                self.logged_headers
+                    .iter()
+                    .filter_map(|name| {
+                        let v = request.headers().get(name)?.to_str().ok()?;
+                        Some((name.clone(), v.chars().take(256).collect()))
+                    })
+                    .collect()
+            },
         });
 
         let head = request;
@@ -202,7 +210,9 @@ impl Pipeline {
                 return Err(Rejection::BadPath(e.code()));
             }
         };
-        record.path.clone_from(&path);
+        if self.log.enabled() {
+            record.path.clone_from(&path);
+        }
 
         // Stage 3: route. TRACE echoes requests (credentials included) and is never proxied;
         // a method outside the registry is refused on HTTP/2 as the framing guard refuses it
@@ -220,7 +230,7 @@ impl Pipeline {
                 if let Some(route) = cors_route
                     && CorsPolicy::is_preflight(&request)
                 {
-                    record.route = Some(Arc::clone(&route.name));
+                    record.route = Some(Arc::clone(&route.metrics));
                     return self.preflight(route, &request, record);
                 }
                 return Err(Rejection::MethodNotAllowed {
@@ -229,7 +239,7 @@ impl Pipeline {
             }
             Match::NotFound => return Err(Rejection::NotFound),
         };
-        record.route = Some(Arc::clone(&route.name));
+        record.route = Some(Arc::clone(&route.metrics));
 
         // Stage 4: CORS.
         let mut cors_origin = None;
@@ -265,8 +275,7 @@ impl Pipeline {
         });
         let query = parts.uri.query().map(str::to_owned);
         let peer_trusted = headers::is_trusted(conn.peer.ip(), &self.trusted_proxies);
-        headers::strip_hop_by_hop(&mut parts.headers);
-        headers::strip_overrides(&mut parts.headers);
+        headers::clean_request(&mut parts.headers, peer_trusted);
         headers::set_forwarded(
             &mut parts.headers,
             conn.peer.ip(),
@@ -322,9 +331,7 @@ impl Pipeline {
             }
             return Ok((generic, cors_origin));
         }
-        headers::strip_hop_by_hop(&mut parts.headers);
-        headers::strip_fingerprints(&mut parts.headers);
-        headers::strip_upstream_cors(&mut parts.headers);
+        headers::clean_response(&mut parts.headers);
         record.decision = Decision::Allow;
         record.reason = "ok";
         Ok((

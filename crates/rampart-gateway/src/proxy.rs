@@ -22,7 +22,30 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use crate::body::{BodyError, RequestBody};
 use crate::tls::provider;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
+/// A plain-HTTP upstream gets a client without the TLS layer: cheaper per request.
+#[derive(Debug)]
+enum HttpClient {
+    Plain(Client<HttpConnector, RequestBody>),
+    Tls(Client<HttpsConnector<HttpConnector>, RequestBody>),
+}
+
+type ResponseFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<Response<Incoming>, hyper_util::client::legacy::Error>,
+            > + Send,
+    >,
+>;
+
+impl HttpClient {
+    /// Boxed, so that the large request future is not moved through every caller's frame.
+    fn request(&self, request: Request<RequestBody>) -> ResponseFuture {
+        match self {
+            HttpClient::Plain(client) => Box::pin(client.request(request)),
+            HttpClient::Tls(client) => Box::pin(client.request(request)),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Upstream {
@@ -68,18 +91,23 @@ impl Upstream {
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_keepalive(Some(Duration::from_secs(60)));
-        let tls = upstream_tls(config)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(config.pool_idle_timeout)
             .pool_max_idle_per_host(config.pool_max_idle)
             .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+            .timer(TokioTimer::new());
+        let client = match config.scheme {
+            UpstreamScheme::Http => HttpClient::Plain(builder.build(http)),
+            UpstreamScheme::Https => {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(upstream_tls(config)?)
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(http);
+                HttpClient::Tls(builder.build(connector))
+            }
+        };
         let host = config
             .authority
             .strip_suffix(match config.scheme {

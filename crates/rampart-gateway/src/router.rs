@@ -17,6 +17,7 @@ use crate::proxy::Upstream;
 #[derive(Debug)]
 pub struct Route {
     pub name: Arc<str>,
+    pub metrics: Arc<crate::metrics::RouteMetrics>,
     pub upstream: Arc<Upstream>,
     pub pass_upstream_errors: bool,
     pub cors: Option<CorsPolicy>,
@@ -56,6 +57,7 @@ impl Router {
                 .collect();
             let runtime = Arc::new(Route {
                 name: Arc::from(route.name.as_str()),
+                metrics: Arc::new(crate::metrics::RouteMetrics::new(&route.name)),
                 upstream: Arc::clone(&upstreams[route.upstream]),
                 pass_upstream_errors: route.pass_upstream_errors,
                 cors: route.cors.as_ref().map(CorsPolicy::new),

@@ -12,6 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the request path allocates small, short-lived objects per request, and the
+/// system allocator showed up in profiles (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use rampart_config::Config;
 
 #[derive(Parser)]
