@@ -175,38 +175,69 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     client
 }
 
-/// Sets the forwarding headers for the upstream request.
+/// What the forwarding headers say about one connection's peer, worked out once per
+/// connection rather than once per request.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub ip: IpAddr,
+    pub proto: &'static str,
+    /// The peer alone, as an `X-Forwarded-For` value.
+    xff: HeaderValue,
+    /// `for=...;proto=...`, the start of this hop's `Forwarded` element.
+    element: String,
+}
+
+impl Peer {
+    pub fn new(ip: IpAddr, tls: bool) -> Peer {
+        let ip = canonical(ip);
+        let proto = if tls { "https" } else { "http" };
+        let text = ip.to_string();
+        let node = match ip {
+            IpAddr::V4(_) => text.clone(),
+            IpAddr::V6(_) => format!("\"[{text}]\""),
+        };
+        Peer {
+            ip,
+            proto,
+            // An IP address in text form is always a valid header value.
+            xff: HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("unknown")),
+            element: format!("for={node};proto={proto}"),
+        }
+    }
+}
+
+/// Sets the forwarding headers for the upstream request (after [`clean_request`]).
 pub fn set_forwarded(
     headers: &mut HeaderMap,
-    peer: IpAddr,
+    peer: &Peer,
     peer_trusted: bool,
-    proto: &'static str,
     host: Option<HeaderValue>,
 ) {
-    let peer = canonical(peer);
-    let peer_text = peer.to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if peer_trusted => format!("{prior}, {peer_text}"),
-        _ => peer_text.clone(),
+    let prior_xff = headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| peer_trusted);
+    let xff = match prior_xff {
+        Some(prior) => HeaderValue::from_str(&format!("{prior}, {}", peer.ip)).ok(),
+        None => Some(peer.xff.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
     if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(peer.proto));
     }
-    let node = match peer {
-        IpAddr::V4(_) => peer_text,
-        IpAddr::V6(_) => format!("\"[{peer_text}]\""),
-    };
-    let mut element = format!("for={node};proto={proto}");
+    let mut element = String::with_capacity(peer.element.len() + 48);
+    element.push_str(&peer.element);
     if let Some(host) = host.as_ref().and_then(|h| h.to_str().ok()) {
         // Host was validated by the HTTP layer; quote it, as it may contain ':'.
         if host
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
         {
-            element.push_str(&format!(";host=\"{host}\""));
+            element.push_str(";host=\"");
+            element.push_str(host);
+            element.push('"');
         }
     }
     let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
@@ -315,9 +346,8 @@ mod tests {
         clean_request(&mut h, false);
         set_forwarded(
             &mut h,
-            peer,
+            &Peer::new(peer, true),
             false,
-            "https",
             Some(HeaderValue::from_static("api.example.com")),
         );
         assert_eq!(h["x-forwarded-for"], "203.0.113.9");
@@ -341,7 +371,7 @@ mod tests {
 
         let mut h = h;
         clean_request(&mut h, true);
-        set_forwarded(&mut h, peer, true, "https", None);
+        set_forwarded(&mut h, &Peer::new(peer, true), true, None);
         assert_eq!(
             h["x-forwarded-for"],
             "6.6.6.6, 198.51.100.7, 10.1.1.1, 10.0.0.2"

@@ -43,11 +43,23 @@ type Answer<'a> = (
     Option<(&'a CorsPolicy, HeaderValue)>,
 );
 
-/// Where a request came from.
-#[derive(Debug, Clone, Copy)]
+/// Where a request came from; built once per connection and shared by its requests.
+#[derive(Debug, Clone)]
 pub struct Connection {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The peer as the forwarding headers describe it.
+    forwarded: headers::Peer,
+}
+
+impl Connection {
+    pub fn new(peer: SocketAddr, tls: bool) -> Connection {
+        Connection {
+            peer,
+            tls,
+            forwarded: headers::Peer::new(peer.ip(), tls),
+        }
+    }
 }
 
 /// One config generation, compiled. Swapped whole on reload; a request keeps the generation
@@ -107,7 +119,7 @@ impl Pipeline {
 
     pub async fn handle(
         &self,
-        conn: Connection,
+        conn: &Connection,
         request: Request<Incoming>,
     ) -> Response<ResponseBody> {
         let start = Instant::now();
@@ -190,7 +202,7 @@ impl Pipeline {
 
     async fn process<'a>(
         &'a self,
-        conn: Connection,
+        conn: &Connection,
         _client_ip: IpAddr,
         request: Request<()>,
         body: &mut Option<Incoming>,
@@ -278,9 +290,8 @@ impl Pipeline {
         headers::clean_request(&mut parts.headers, peer_trusted);
         headers::set_forwarded(
             &mut parts.headers,
-            conn.peer.ip(),
+            &conn.forwarded,
             peer_trusted,
-            if conn.tls { "https" } else { "http" },
             original_host,
         );
         parts

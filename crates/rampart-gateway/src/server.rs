@@ -319,7 +319,7 @@ async fn serve_connection(
 ) {
     let limits = shared.pipeline.load().limits().clone();
     let Some(acceptor) = acceptor else {
-        serve_http1(shared, stream, Connection { peer, tls: false }, kind).await;
+        serve_http1(shared, stream, Arc::new(Connection::new(peer, false)), kind).await;
         return;
     };
     // The handshake counts against the header read timeout: a client that opens a
@@ -337,7 +337,7 @@ async fn serve_connection(
             return;
         }
     };
-    let conn = Connection { peer, tls: true };
+    let conn = Arc::new(Connection::new(peer, true));
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_http2(shared, tls, conn).await;
     } else {
@@ -345,7 +345,7 @@ async fn serve_connection(
     }
 }
 
-async fn serve_http1<S>(shared: &Arc<Shared>, stream: S, conn: Connection, kind: Kind)
+async fn serve_http1<S>(shared: &Arc<Shared>, stream: S, conn: Arc<Connection>, kind: Kind)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -392,11 +392,12 @@ where
     let shared_svc = Arc::clone(shared);
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&shared_svc);
+        let conn = Arc::clone(&conn);
         async move {
             Ok::<_, std::convert::Infallible>(match kind {
                 Kind::Data => {
                     let pipeline = shared.pipeline.load_full();
-                    pipeline.handle(conn, request).await
+                    pipeline.handle(&conn, request).await
                 }
                 Kind::Redirect { https_port } => redirect(&request, https_port),
             })
@@ -410,7 +411,7 @@ fn limits_buf(shared: &Shared) -> usize {
     shared.pipeline.load().limits().max_header_bytes
 }
 
-async fn serve_http2<S>(shared: &Arc<Shared>, stream: S, conn: Connection)
+async fn serve_http2<S>(shared: &Arc<Shared>, stream: S, conn: Arc<Connection>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -430,10 +431,11 @@ where
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&shared_svc);
         let activity = Arc::clone(&service_activity);
+        let conn = Arc::clone(&conn);
         async move {
             let _busy = activity.begin();
             let pipeline = shared.pipeline.load_full();
-            Ok::<_, std::convert::Infallible>(pipeline.handle(conn, request).await)
+            Ok::<_, std::convert::Infallible>(pipeline.handle(&conn, request).await)
         }
     });
     let connection = builder.serve_connection(TokioIo::new(stream), service);
