@@ -220,7 +220,8 @@ fn upstream_tls(config: &rampart_config::Upstream) -> Result<rustls::ClientConfi
     Ok(tls)
 }
 
-/// Accepts any upstream certificate. Only reachable through `dangerous_skip_upstream_verify`.
+/// Accepts any upstream certificate chain and name. Only reachable through
+/// `dangerous_skip_upstream_verify`, which `rampart check` warns about.
 #[derive(Debug)]
 struct NoVerification;
 
@@ -236,22 +237,34 @@ impl ServerCertVerifier for NoVerification {
         Ok(ServerCertVerified::assertion())
     }
 
+    // The handshake signatures are still checked: the peer must at least hold the key of
+    // the certificate it presents, even though nobody vouches for that certificate.
     fn verify_tls12_signature(
         &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
         &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
