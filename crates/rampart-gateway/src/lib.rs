@@ -13,6 +13,7 @@ pub mod cors;
 pub mod headers;
 pub mod metrics;
 pub mod pipeline;
+pub mod pool;
 pub mod problem;
 pub mod proxy;
 pub mod request_id;

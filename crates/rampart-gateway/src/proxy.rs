@@ -1,6 +1,7 @@
 //! Upstreams: pooled keep-alive clients and the forwarding of one request.
 //!
-//! Each upstream has its own hyper client (its own pool, connect timeout, TLS settings).
+//! Each upstream has its own pool, connect timeout and TLS settings. Plain-HTTP upstreams use
+//! the lean HTTP/1 pool of [`crate::pool`]; HTTPS upstreams use hyper-util's client.
 //! Upstream TLS verifies certificates against the system roots plus the upstream's `ca`;
 //! `dangerous_skip_upstream_verify` is the only way to turn that off, and it is named so.
 
@@ -20,13 +21,14 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::body::{BodyError, RequestBody};
+use crate::pool::{Pool, PoolError};
 use crate::tls::provider;
 
-/// A plain-HTTP upstream gets a client without the TLS layer: cheaper per request.
+/// A plain-HTTP upstream gets the lean HTTP/1 pool: cheaper per request.
 #[derive(Debug)]
 enum HttpClient {
-    Plain(Client<HttpConnector, RequestBody>),
-    Tls(Client<HttpsConnector<HttpConnector>, RequestBody>),
+    Plain(Pool),
+    Tls(Box<Client<HttpsConnector<HttpConnector>, RequestBody>>),
 }
 
 type ResponseFuture = std::pin::Pin<
@@ -39,11 +41,11 @@ type ResponseFuture = std::pin::Pin<
 
 impl HttpClient {
     /// Boxed, so that the large request future is not moved through every caller's frame.
-    fn request(&self, request: Request<RequestBody>) -> ResponseFuture {
-        match self {
-            HttpClient::Plain(client) => Box::pin(client.request(request)),
-            HttpClient::Tls(client) => Box::pin(client.request(request)),
-        }
+    fn request_tls(
+        client: &Client<HttpsConnector<HttpConnector>, RequestBody>,
+        request: Request<RequestBody>,
+    ) -> ResponseFuture {
+        Box::pin(client.request(request))
     }
 }
 
@@ -86,26 +88,31 @@ pub enum BodyErrorKind {
 
 impl Upstream {
     pub fn build(config: &rampart_config::Upstream) -> Result<Upstream, String> {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(config.connect_timeout));
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new());
         let client = match config.scheme {
-            UpstreamScheme::Http => HttpClient::Plain(builder.build(http)),
+            UpstreamScheme::Http => HttpClient::Plain(Pool::new(
+                &config.authority,
+                config.connect_timeout,
+                config.pool_idle_timeout,
+                config.pool_max_idle,
+            )),
             UpstreamScheme::Https => {
+                let mut http = HttpConnector::new();
+                http.set_connect_timeout(Some(config.connect_timeout));
+                http.set_nodelay(true);
+                http.enforce_http(false);
+                http.set_keepalive(Some(Duration::from_secs(60)));
+                let mut builder = Client::builder(TokioExecutor::new());
+                builder
+                    .pool_idle_timeout(config.pool_idle_timeout)
+                    .pool_max_idle_per_host(config.pool_max_idle)
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new());
                 let connector = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_tls_config(upstream_tls(config)?)
                     .https_only()
                     .enable_http1()
                     .wrap_connector(http);
-                HttpClient::Tls(builder.build(connector))
+                HttpClient::Tls(Box::new(builder.build(connector)))
             }
         };
         let host = config
@@ -139,24 +146,35 @@ impl Upstream {
         path: &str,
         query: Option<&str>,
     ) -> Result<Response<Incoming>, ProxyError> {
+        // The plain pool speaks HTTP/1 on its own connections: origin-form. The hyper-util
+        // client wants the absolute form (it picks the pool and connector by it).
+        let absolute = matches!(self.client, HttpClient::Tls(_));
         let mut uri = String::with_capacity(
-            self.scheme.len()
-                + 3
-                + self.authority.len()
-                + self.base_path.len()
+            if absolute {
+                self.scheme.len() + 3 + self.authority.len()
+            } else {
+                0
+            } + self.base_path.len()
                 + path.len()
-                + query.map_or(0, |q| q.len() + 1),
+                + query.map_or(0, |q| q.len() + 1)
+                + 1,
         );
-        uri.push_str(self.scheme);
-        uri.push_str("://");
-        uri.push_str(&self.authority);
+        if absolute {
+            uri.push_str(self.scheme);
+            uri.push_str("://");
+            uri.push_str(&self.authority);
+        }
         uri.push_str(&self.base_path);
         uri.push_str(path);
+        if uri.is_empty() {
+            // Origin-form is never empty (a normalized path always has its `/`).
+            uri.push('/');
+        }
         if let Some(q) = query {
             uri.push('?');
             uri.push_str(q);
         }
-        *request.uri_mut() = uri.parse::<Uri>().map_err(|_| ProxyError::Uri)?;
+        *request.uri_mut() = Uri::try_from(uri).map_err(|_| ProxyError::Uri)?;
         // Upstreams speak HTTP/1.1 whatever the client spoke.
         *request.version_mut() = http::Version::HTTP_11;
         if !self.preserve_host || !request.headers().contains_key(header::HOST) {
@@ -164,29 +182,55 @@ impl Upstream {
                 .headers_mut()
                 .insert(header::HOST, self.host_header.clone());
         }
-        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
-            Err(_) => Err(ProxyError::Timeout),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(classify(&e)),
+        match &self.client {
+            HttpClient::Plain(pool) => {
+                match tokio::time::timeout(self.request_timeout, pool.send(request)).await {
+                    Err(_) => Err(ProxyError::Timeout),
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(PoolError::Connect(e))) => Err(ProxyError::Connect(e)),
+                    Ok(Err(PoolError::Exchange(e))) => {
+                        Err(body_error(&e)
+                            .unwrap_or_else(|| ProxyError::Exchange(format!("{e:?}"))))
+                    }
+                }
+            }
+            HttpClient::Tls(client) => {
+                match tokio::time::timeout(
+                    self.request_timeout,
+                    HttpClient::request_tls(client, request),
+                )
+                .await
+                {
+                    Err(_) => Err(ProxyError::Timeout),
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(e)) => Err(classify(&e)),
+                }
+            }
         }
     }
 }
 
-fn classify(error: &hyper_util::client::legacy::Error) -> ProxyError {
-    // A failure of our own request body (limit, timeout, client gone) surfaces here as the
-    // source of the client error; it is the client's fault, not the upstream's.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+/// A failure of our own request body (limit, timeout, client gone) surfaces as the source of
+/// the client error; it is the client's fault, not the upstream's.
+fn body_error(error: &(dyn std::error::Error + 'static)) -> Option<ProxyError> {
+    let mut source = error.source();
     while let Some(e) = source {
         if let Some(body) = e.downcast_ref::<BodyError>() {
-            return ProxyError::Body(match body {
+            return Some(ProxyError::Body(match body {
                 BodyError::TooLarge => BodyErrorKind::TooLarge,
                 BodyError::Timeout => BodyErrorKind::Timeout,
                 BodyError::Read(_) => BodyErrorKind::Aborted,
-            });
+            }));
         }
         source = e.source();
     }
-    if error.is_connect() {
+    None
+}
+
+fn classify(error: &hyper_util::client::legacy::Error) -> ProxyError {
+    if let Some(body) = body_error(error) {
+        body
+    } else if error.is_connect() {
         ProxyError::Connect(format!("{error:?}"))
     } else {
         ProxyError::Exchange(format!("{error:?}"))
