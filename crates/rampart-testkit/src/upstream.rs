@@ -199,6 +199,15 @@ impl Upstream {
             "x-aspnet-version",
             http::HeaderValue::from_static("4.0.30319"),
         );
+        // Hop-by-hop headers are for the upstream's own hop; the gateway must not pass them on.
+        h.insert("connection", http::HeaderValue::from_static("x-internal-hop"));
+        h.insert("x-internal-hop", http::HeaderValue::from_static("1"));
+        // A careless upstream's CORS, which only the gateway may decide.
+        h.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
+        h.insert(
+            "access-control-allow-credentials",
+            http::HeaderValue::from_static("true"),
+        );
         response
     }
 }
