@@ -1202,3 +1202,18 @@ async fn a_client_that_stops_reading_is_disconnected() {
         "all {answered} answers were delivered: the stall was never cut off"
     );
 }
+
+#[tokio::test]
+async fn a_long_http2_download_is_not_an_idle_connection() {
+    // Regression: the HTTP/2 idle watch counted a request as finished when its response head
+    // was sent, and cut long downloads after idle_timeout.
+    let rig = Rig::start(
+        "idle_timeout = \"300ms\"",
+        "[[routes]]\nname = \"stream\"\npath = \"/stream/{ms}\"\nupstream = \"api\"\nauth = [\"none\"]\n",
+    )
+    .await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    let answer = h2.get(&rig.url("/stream/3000")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.len(), 100, "the download was cut short");
+}
