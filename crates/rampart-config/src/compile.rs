@@ -76,11 +76,32 @@ impl Ctx {
         }
     }
 
+    /// A duration of at most two years (HSTS max-age is the longest one anyone needs).
     fn duration(&mut self, key: String, value: Option<&str>, default: Duration) -> Duration {
+        self.bounded_duration(key, value, default, Duration::from_secs(2 * 365 * 86_400))
+    }
+
+    /// A timeout: at most one day. Longer ones are mistakes, and deadlines computed from
+    /// absurd values would overflow the clock.
+    fn timeout(&mut self, key: String, value: Option<&str>, default: Duration) -> Duration {
+        self.bounded_duration(key, value, default, Duration::from_secs(86_400))
+    }
+
+    fn bounded_duration(
+        &mut self,
+        key: String,
+        value: Option<&str>,
+        default: Duration,
+        max: Duration,
+    ) -> Duration {
         match value.map(parse_duration) {
             None => default,
             Some(Ok(d)) if d.is_zero() => {
                 self.error(key, "must be greater than zero");
+                default
+            }
+            Some(Ok(d)) if d > max => {
+                self.error(key, format!("at most {}", humantime::format_duration(max)));
                 default
             }
             Some(Ok(d)) => d,
@@ -91,11 +112,17 @@ impl Ctx {
         }
     }
 
-    fn positive(&mut self, key: String, value: Option<u64>, default: usize) -> usize {
+    /// A count between 1 and `max`: the upper bounds keep settings that would allocate or
+    /// overflow from ever reaching the gateway.
+    fn positive(&mut self, key: String, value: Option<u64>, default: usize, max: u64) -> usize {
         match value {
             None => default,
             Some(0) => {
                 self.error(key, "must be greater than zero");
+                default
+            }
+            Some(v) if v > max => {
+                self.error(key, format!("at most {max}"));
                 default
             }
             Some(v) => match usize::try_from(v) {
@@ -288,24 +315,31 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
             "server.max_header_bytes".into(),
             raw.max_header_bytes,
             d.max_header_bytes,
+            1024 * 1024,
         ),
-        max_headers: ctx.positive("server.max_headers".into(), raw.max_headers, d.max_headers),
+        max_headers: ctx.positive(
+            "server.max_headers".into(),
+            raw.max_headers,
+            d.max_headers,
+            10_000,
+        ),
         max_uri_bytes: ctx.positive(
             "server.max_uri_bytes".into(),
             raw.max_uri_bytes,
             d.max_uri_bytes,
+            64 * 1024,
         ),
-        header_read_timeout: ctx.duration(
+        header_read_timeout: ctx.timeout(
             "server.header_read_timeout".into(),
             raw.header_read_timeout.as_deref(),
             d.header_read_timeout,
         ),
-        body_read_timeout: ctx.duration(
+        body_read_timeout: ctx.timeout(
             "server.body_read_timeout".into(),
             raw.body_read_timeout.as_deref(),
             d.body_read_timeout,
         ),
-        idle_timeout: ctx.duration(
+        idle_timeout: ctx.timeout(
             "server.idle_timeout".into(),
             raw.idle_timeout.as_deref(),
             d.idle_timeout,
@@ -314,6 +348,7 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
             "server.max_connections".into(),
             raw.max_connections,
             d.max_connections,
+            1_000_000,
         ),
     };
     if limits.max_uri_bytes > limits.max_header_bytes {
@@ -359,9 +394,9 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
 
     let worker_threads = match raw.worker_threads {
         None | Some(0) => None,
-        Some(n) => Some(ctx.positive("server.worker_threads".into(), Some(n), 1)),
+        Some(n) => Some(ctx.positive("server.worker_threads".into(), Some(n), 1, 1024)),
     };
-    let shutdown_timeout = ctx.duration(
+    let shutdown_timeout = ctx.timeout(
         "server.shutdown_timeout".into(),
         raw.shutdown_timeout.as_deref(),
         Duration::from_secs(30),
@@ -517,14 +552,21 @@ fn compile_upstreams(
                 scheme: UpstreamScheme::Http,
                 authority: String::new(),
                 base_path: String::new(),
-                connect_timeout: ctx.duration(key("connect_timeout"), up.connect_timeout.as_deref(), Duration::from_secs(5)),
-                request_timeout: ctx.duration(key("request_timeout"), up.request_timeout.as_deref(), Duration::from_secs(30)),
-                pool_idle_timeout: ctx.duration(
+                connect_timeout: ctx.timeout(key("connect_timeout"), up.connect_timeout.as_deref(), Duration::from_secs(5)),
+                request_timeout: ctx.timeout(key("request_timeout"), up.request_timeout.as_deref(), Duration::from_secs(30)),
+                pool_idle_timeout: ctx.timeout(
                     key("pool_idle_timeout"),
                     up.pool_idle_timeout.as_deref(),
                     Duration::from_secs(90),
                 ),
-                pool_max_idle: usize::try_from(up.pool_max_idle.unwrap_or(256)).unwrap_or(usize::MAX),
+                pool_max_idle: match up.pool_max_idle {
+                    Some(n) if n > 100_000 => {
+                        ctx.error(key("pool_max_idle"), "at most 100000");
+                        256
+                    }
+                    Some(n) => usize::try_from(n).unwrap_or(256),
+                    None => 256,
+                },
                 preserve_host: up.preserve_host.unwrap_or(false),
                 ca: up.ca.map(|c| base.join(c)),
                 dangerous_skip_upstream_verify: dangerous,
@@ -607,6 +649,12 @@ fn compile_routes(
         }
         if let Err(e) = check_path_template(&route.path) {
             ctx.error(key("path"), e);
+        }
+        if route.methods.as_ref().is_some_and(Vec::is_empty) {
+            ctx.error(
+                key("methods"),
+                "an empty list would allow nothing; list the methods, or omit the key to allow every method",
+            );
         }
         let mut methods = Vec::new();
         for (j, method) in route.methods.unwrap_or_default().into_iter().enumerate() {
@@ -799,6 +847,13 @@ fn check_origin(origin: &str) -> Result<String, String> {
 pub(crate) fn check_path_template(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err("must start with '/'".to_owned());
+    }
+    if path.len() > 1024 {
+        return Err("is longer than 1024 bytes".to_owned());
+    }
+    // The router (matchit) supports a bounded number of parameters per route.
+    if path.matches('{').count() > 16 {
+        return Err("has more than 16 parameters".to_owned());
     }
     if path.contains(['?', '#', '%', '\\']) || path.bytes().any(|b| b <= b' ' || b >= 0x7f) {
         return Err("may not contain '?', '#', '%', '\\', spaces or non-ASCII".to_owned());
@@ -1132,6 +1187,37 @@ mod tests {
         .expect("valid");
         assert!(config.warnings.iter().any(|w| w.key == "server.tls"));
         assert!(config.warnings.iter().any(|w| w.key == "admin.listen"));
+    }
+
+    #[test]
+    fn absurd_values_are_refused_before_they_can_overflow_or_panic() {
+        // Regression: these passed `check`, then panicked the gateway (semaphore size,
+        // deadline arithmetic, the router's parameter limit).
+        let found = errors(&format!(
+            "[server]\nmax_connections = 4000000000000000000\nidle_timeout = \"300000000000y\"\nbody_read_timeout = \"2d\"\nmax_header_bytes = 99999999999\n{MINIMAL}"
+        ));
+        for key in [
+            "server.max_connections:",
+            "server.idle_timeout:",
+            "server.body_read_timeout:",
+            "server.max_header_bytes:",
+        ] {
+            assert!(found.iter().any(|e| e.starts_with(key)), "{key} {found:?}");
+        }
+        let params: String = (b'a'..=b'z')
+            .map(|c| format!("/{{{}}}", c as char))
+            .collect();
+        let found = errors(&MINIMAL.replace("/v1/orders/{id}", &params));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].path:")),
+            "{found:?}"
+        );
+        // An empty method list is not "every method".
+        let found = errors(&MINIMAL.replace("methods = [\"get\"]", "methods = []"));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].methods:")),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -234,8 +234,11 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
         client_ip: r.client_ip,
         protocol: r.protocol,
         method: r.method.as_str(),
-        path: &r.path,
-        query: r.query.as_deref().map(|q| mask_query(q, sensitive)),
+        path: truncate(&r.path),
+        query: r
+            .query
+            .as_deref()
+            .map(|q| mask_query(truncate(q), sensitive)),
         route: r.route.as_ref().map(|m| &*m.name),
         consumer: r.consumer.as_deref(),
         status: r.status,
@@ -255,6 +258,21 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
     if serde_json::to_writer(&mut *buf, &json).is_ok() {
         buf.push(b'\n');
     }
+}
+
+/// Paths and queries are logged up to this many bytes: enough to read, and a bound on
+/// what a queue of pending lines can hold.
+const LOGGED_TEXT: usize = 1024;
+
+fn truncate(text: &str) -> &str {
+    if text.len() <= LOGGED_TEXT {
+        return text;
+    }
+    let mut end = LOGGED_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Replaces the value of every sensitive parameter with `***`. Parameter names are compared

@@ -110,6 +110,8 @@ pub struct ResponseBody {
     /// A request body left unread by a refusal, dropped only with this response (see
     /// [`ResponseBody::hold`]).
     held: Option<Incoming>,
+    /// Anything that must live exactly as long as the response is being sent.
+    keep: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl ResponseBody {
@@ -119,6 +121,7 @@ impl ResponseBody {
             sent: 0,
             completion: None,
             held: None,
+            keep: None,
         }
     }
 
@@ -132,6 +135,7 @@ impl ResponseBody {
             sent: 0,
             completion: None,
             held: None,
+            keep: None,
         }
     }
 
@@ -140,6 +144,11 @@ impl ResponseBody {
     /// is complete and valid (RFC 9113 §8.1), instead of CANCEL, which makes it discard it.
     pub fn hold(&mut self, body: Incoming) {
         self.held = Some(body);
+    }
+
+    /// Keeps `value` alive until this body has been sent (or dropped).
+    pub fn keep_until_sent(&mut self, value: Box<dyn std::any::Any + Send>) {
+        self.keep = Some(value);
     }
 
     /// Attaches the access-log record, completed with the byte count when the body ends.

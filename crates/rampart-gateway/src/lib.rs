@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod request_id;
 pub mod router;
 pub mod server;
+pub mod stall;
 pub mod tls;
 
 pub use server::{Gateway, StartError, prepare};

@@ -147,7 +147,10 @@ impl Pipeline {
             method: request.method().clone(),
             path: String::new(),
             query: if logging {
-                request.uri().query().map(str::to_owned)
+                request
+                    .uri()
+                    .query()
+                    .map(|q| q.chars().take(1024).collect())
             } else {
                 None
             },
@@ -223,7 +226,7 @@ impl Pipeline {
             }
         };
         if self.log.enabled() {
-            record.path.clone_from(&path);
+            record.path = path.chars().take(1024).collect();
         }
 
         // Stage 3: route. TRACE echoes requests (credentials included) and is never proxied;
@@ -276,6 +279,9 @@ impl Pipeline {
 
         // Stage 6: proxy.
         let (mut parts, ()) = request.into_parts();
+        if parts.version == http::Version::HTTP_2 {
+            h2_to_http1_headers(&mut parts)?;
+        }
         let Some(body) = body.take() else {
             return Err(Rejection::BadRequest("http.body_missing"));
         };
@@ -397,6 +403,46 @@ impl Pipeline {
         );
         rejection
     }
+}
+
+/// HTTP/2 requests are forwarded as HTTP/1.1: the one `Host` comes from `:authority`, and
+/// split `cookie` fields are joined (RFC 9113 §8.3.1, §8.2.3). A `host` field that disagrees
+/// with `:authority`, or several, would let the upstream route on a host the gateway never
+/// saw (the HTTP/1 framing guard refuses the same on HTTP/1).
+fn h2_to_http1_headers(parts: &mut http::request::Parts) -> Result<(), Rejection> {
+    let authority = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return Err(Rejection::BadRequest("http.host_duplicate"));
+    }
+    match (first, &authority) {
+        (Some(host), Some(authority))
+            if !host.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) =>
+        {
+            return Err(Rejection::BadRequest("http.host_mismatch"));
+        }
+        (None, Some(authority)) => {
+            parts.headers.insert(header::HOST, authority.clone());
+        }
+        _ => {}
+    }
+    let mut cookies = parts.headers.get_all(header::COOKIE).iter();
+    if let (Some(_), Some(_)) = (cookies.next(), cookies.next()) {
+        let joined: Vec<&[u8]> = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        if let Ok(value) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+            parts.headers.insert(header::COOKIE, value);
+        }
+    }
+    Ok(())
 }
 
 fn content_length<B>(request: &Request<B>) -> Option<u64> {

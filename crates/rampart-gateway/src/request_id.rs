@@ -4,34 +4,17 @@
 //! could collide on purpose with another request's id and muddle the audit trail). It is
 //! sent upstream and back to the client as `X-Request-Id`, and keys the access-log line.
 
-use std::cell::Cell;
-
 use http::HeaderValue;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct RequestId([u8; 24]);
 
-thread_local! {
-    // xorshift128+ state, seeded from the OS once per thread. Ids need to be unique and not
-    // guessable in advance by a client, not cryptographically strong.
-    static STATE: Cell<(u64, u64)> = Cell::new((rand::random::<u64>() | 1, rand::random::<u64>() | 1));
-}
-
-fn next_u64() -> u64 {
-    STATE.with(|state| {
-        let (mut s1, s0) = state.get();
-        let result = s0.wrapping_add(s1);
-        s1 ^= s1 << 23;
-        let s1 = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-        state.set((s0, s1));
-        result
-    })
-}
-
 impl RequestId {
     pub fn generate() -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let bits = [next_u64(), next_u64()];
+        // rand's thread-local generator is a CSPRNG: ids that clients see tell them nothing
+        // about the ids of other requests.
+        let bits = [rand::random::<u64>(), rand::random::<u64>()];
         let mut out = [0u8; 24];
         for (i, byte) in out.iter_mut().enumerate() {
             let word = bits[i / 16];

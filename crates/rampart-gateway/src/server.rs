@@ -28,6 +28,7 @@ use crate::admin;
 use crate::body::ResponseBody;
 use crate::metrics;
 use crate::pipeline::{Connection, Pipeline, raw_rejection};
+use crate::stall::WriteStall;
 use crate::tls::{self, CertStore};
 
 /// A running gateway.
@@ -318,6 +319,7 @@ async fn serve_connection(
     kind: Kind,
 ) {
     let limits = shared.pipeline.load().limits().clone();
+    let stream = WriteStall::new(stream, limits.idle_timeout);
     let Some(acceptor) = acceptor else {
         serve_http1(shared, stream, Arc::new(Connection::new(peer, false)), kind).await;
         return;
@@ -399,7 +401,14 @@ where
                     let pipeline = shared.pipeline.load_full();
                     pipeline.handle(&conn, request).await
                 }
-                Kind::Redirect { https_port } => redirect(&request, https_port),
+                Kind::Redirect { https_port } => {
+                    let mut response = redirect(&request, https_port);
+                    let pipeline = shared.pipeline.load();
+                    pipeline
+                        .security_headers()
+                        .apply(response.headers_mut(), false);
+                    response
+                }
             })
         }
     });
@@ -433,9 +442,13 @@ where
         let activity = Arc::clone(&service_activity);
         let conn = Arc::clone(&conn);
         async move {
-            let _busy = activity.begin();
+            let busy = activity.begin();
             let pipeline = shared.pipeline.load_full();
-            Ok::<_, std::convert::Infallible>(pipeline.handle(&conn, request).await)
+            let mut response = pipeline.handle(&conn, request).await;
+            // The request stays in flight until its response body has been sent: a long
+            // download is not an idle connection.
+            response.body_mut().keep_until_sent(Box::new(busy));
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let connection = builder.serve_connection(TokioIo::new(stream), service);

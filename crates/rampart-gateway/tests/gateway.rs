@@ -1151,3 +1151,69 @@ async fn an_http2_client_still_uploading_gets_the_413_not_a_reset() {
     }
     assert!(rig.upstream.seen().is_empty());
 }
+
+#[tokio::test]
+async fn http2_cookies_are_joined_for_the_http1_upstream() {
+    let rig = Rig::start("", "").await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    let request = Request::get(rig.url("/v1/orders/1"))
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    assert_eq!(h2.send(request).await.expect("send").status, 200);
+    let seen = rig.upstream.last();
+    let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; b=2"]);
+    // The one Host the upstream sees is the gateway's choice, never two.
+    assert_eq!(seen.headers.get_all("host").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    // Regression: pipelined requests whose answers the client never reads left every write
+    // pending forever; read timeouts cannot fire while the gateway is only writing.
+    let (gateway, _upstream) = plain_gateway("idle_timeout = \"300ms\"", "").await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(gateway.listen).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    const REQUESTS: usize = 20_000;
+    let writing = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let request = b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n";
+        for _ in 0..REQUESTS {
+            if writer.write_all(request).await.is_err() {
+                break;
+            }
+        }
+    });
+    // Never read while the gateway answers; give its stall limit time to pass.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let drained =
+        tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut received)).await;
+    writing.abort();
+    assert!(drained.is_ok(), "the connection was still open");
+    let answered = statuses(&received).len();
+    assert!(
+        answered < REQUESTS,
+        "all {answered} answers were delivered: the stall was never cut off"
+    );
+}
+
+#[tokio::test]
+async fn a_long_http2_download_is_not_an_idle_connection() {
+    // Regression: the HTTP/2 idle watch counted a request as finished when its response head
+    // was sent, and cut long downloads after idle_timeout.
+    let rig = Rig::start(
+        "idle_timeout = \"300ms\"",
+        "[[routes]]\nname = \"stream\"\npath = \"/stream/{ms}\"\nupstream = \"api\"\nauth = [\"none\"]\n",
+    )
+    .await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    let answer = h2.get(&rig.url("/stream/3000")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.len(), 100, "the download was cut short");
+}

@@ -3,6 +3,8 @@
 //! Behaviour by path, so that one upstream serves every scenario:
 //! - `/status/{code}`: answers that status, with a body that leaks a fake stack trace;
 //! - `/slow/{ms}`: answers after that many milliseconds;
+//! - `/stream/{ms}`: answers at once, then sends its body in ten pieces over that many
+//!   milliseconds (a long download);
 //! - anything else: 200 with a JSON echo of method, path, query and headers.
 //!
 //! Every answer carries `Server`, `X-Powered-By` and a wide-open CORS allowance, which the
@@ -143,11 +145,11 @@ impl Upstream {
         self.seen().pop().expect("the upstream saw no request")
     }
 
-    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn answer(&self, request: Request<Incoming>) -> Response<UpstreamBody> {
         self.heads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (parts, body) = request.into_parts();
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-            return Response::new(Full::new(Bytes::new()));
+            return Response::new(Full::new(Bytes::new()).boxed());
         };
         let target = parts
             .uri
@@ -186,7 +188,14 @@ impl Upstream {
             });
             (StatusCode::OK, echo.to_string())
         };
-        let mut response = Response::new(Full::new(Bytes::from(text)));
+        let stream_ms = path
+            .strip_prefix("/stream/")
+            .and_then(|m| m.parse::<u64>().ok());
+        let body = match stream_ms {
+            Some(ms) => SlowBody::new(10, Duration::from_millis(ms / 10)).boxed(),
+            None => Full::new(Bytes::from(text)).boxed(),
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = status;
         let h = response.headers_mut();
         h.insert(
@@ -199,6 +208,63 @@ impl Upstream {
             "x-aspnet-version",
             http::HeaderValue::from_static("4.0.30319"),
         );
+        // Hop-by-hop headers are for the upstream's own hop; the gateway must not pass them on.
+        h.insert(
+            "connection",
+            http::HeaderValue::from_static("x-internal-hop"),
+        );
+        h.insert("x-internal-hop", http::HeaderValue::from_static("1"));
+        // A careless upstream's CORS, which only the gateway may decide.
+        h.insert(
+            "access-control-allow-origin",
+            http::HeaderValue::from_static("*"),
+        );
+        h.insert(
+            "access-control-allow-credentials",
+            http::HeaderValue::from_static("true"),
+        );
         response
+    }
+}
+
+type UpstreamBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A body that arrives in pieces, one every `every`.
+struct SlowBody {
+    left: usize,
+    every: Duration,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl SlowBody {
+    fn new(pieces: usize, every: Duration) -> Self {
+        SlowBody {
+            left: pieces,
+            every,
+            timer: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl hyper::body::Body for SlowBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return std::task::Poll::Pending;
+        }
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + self.every;
+        self.timer.as_mut().reset(next);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            b"0123456789",
+        )))))
     }
 }
