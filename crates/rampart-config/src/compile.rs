@@ -358,6 +358,25 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
         );
     }
 
+    let mut hosts = Vec::new();
+    for (i, host) in raw.hosts.clone().unwrap_or_default().iter().enumerate() {
+        let host = host.to_ascii_lowercase();
+        // A ':' belongs only inside an IPv6 literal: no ports here.
+        let valid = !host.is_empty()
+            && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')))
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if valid {
+            hosts.push(host);
+        } else {
+            ctx.error(
+                format!("server.hosts[{i}]"),
+                "must be a host name or IP address, without scheme, port or path",
+            );
+        }
+    }
     let trusted_proxies = raw
         .trusted_proxies
         .unwrap_or_default()
@@ -437,6 +456,7 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
         http_redirect_listen,
         limits,
         trusted_proxies,
+        hosts,
         worker_threads,
         shutdown_timeout,
         secure_headers,
@@ -1218,6 +1238,22 @@ mod tests {
             found.iter().any(|e| e.starts_with("routes[0].methods:")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn hosts_are_names_without_ports() {
+        let config = Config::from_toml_str(&format!(
+            "[server]\nhosts = [\"API.example.com\", \"[::1]\", \"127.0.0.1\"]\n{MINIMAL}"
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.server.hosts,
+            ["api.example.com", "[::1]", "127.0.0.1"]
+        );
+        let found = errors(&format!(
+            "[server]\nhosts = [\"api.example.com:8443\", \"https://x\", \"\"]\n{MINIMAL}"
+        ));
+        assert_eq!(found.len(), 3, "{found:?}");
     }
 
     #[test]

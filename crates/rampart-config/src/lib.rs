@@ -43,6 +43,10 @@ pub struct Server {
     pub http_redirect_listen: Option<SocketAddr>,
     pub limits: Limits,
     pub trusted_proxies: Vec<IpNet>,
+    /// The host names the data plane answers for (lower case, without port); empty means
+    /// any. A request for another host gets 421, so a forged `Host` can never reach the
+    /// upstream as `X-Forwarded-Host`.
+    pub hosts: Vec<String>,
     /// Tokio worker threads for the data plane; `None` means one per core.
     pub worker_threads: Option<usize>,
     pub shutdown_timeout: Duration,

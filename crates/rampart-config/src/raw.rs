@@ -21,6 +21,7 @@ pub(crate) struct Server {
     pub(crate) idle_timeout: Option<String>,
     pub(crate) max_connections: Option<u64>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
+    pub(crate) hosts: Option<Vec<String>>,
     pub(crate) worker_threads: Option<u64>,
     pub(crate) shutdown_timeout: Option<String>,
     pub(crate) secure_headers: Option<SecureHeaders>,

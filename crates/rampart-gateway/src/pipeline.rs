@@ -70,6 +70,7 @@ pub struct Pipeline {
     security: SecurityHeaders,
     limits: Limits,
     trusted_proxies: Vec<ipnet::IpNet>,
+    hosts: Vec<String>,
     logged_headers: Vec<HeaderName>,
     log: Arc<AccessLogger>,
 }
@@ -97,6 +98,7 @@ impl Pipeline {
             security: SecurityHeaders::new(&config.server),
             limits: config.server.limits.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
+            hosts: config.server.hosts.clone(),
             logged_headers: config
                 .log
                 .headers
@@ -212,6 +214,25 @@ impl Pipeline {
         request_id: &RequestId,
         record: &mut Record,
     ) -> Result<Answer<'a>, Rejection> {
+        // Stage 1b: the host. With `server.hosts` set, a request for any other host is
+        // refused before anything else looks at it, so that a forged Host can never reach
+        // the upstream (as X-Forwarded-Host, or in URLs the upstream builds from it).
+        if !self.hosts.is_empty() {
+            let host = match request.uri().authority() {
+                Some(authority) => Some(authority.host()),
+                None => request
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(headers::host_without_port),
+            };
+            let allowed =
+                host.is_some_and(|h| self.hosts.iter().any(|a| a.eq_ignore_ascii_case(h)));
+            if !allowed {
+                return Err(Rejection::MisdirectedRequest);
+            }
+        }
+
         // Stage 2: normalize. HTTP/2 requests have no framing guard in front; their target
         // length is checked here.
         let raw_path = request.uri().path();

@@ -21,6 +21,8 @@ pub enum Rejection {
     /// The path was refused by normalization (encoded slash, `..` above the root, ...).
     BadPath(&'static str),
     NotFound,
+    /// The request names a host this gateway does not serve (`server.hosts`).
+    MisdirectedRequest,
     MethodNotAllowed {
         allow: HeaderValue,
     },
@@ -44,6 +46,7 @@ impl Rejection {
         match self {
             Rejection::BadRequest(_) | Rejection::BadPath(_) => StatusCode::BAD_REQUEST,
             Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,6 +63,7 @@ impl Rejection {
         match self {
             Rejection::BadRequest(code) | Rejection::BadPath(code) => code,
             Rejection::NotFound => "route.not_found",
+            Rejection::MisdirectedRequest => "http.host_not_allowed",
             Rejection::MethodNotAllowed { .. } => "route.method_not_allowed",
             Rejection::UriTooLong => "http.uri_too_long",
             Rejection::PayloadTooLarge => "http.body_too_large",
@@ -85,6 +89,7 @@ fn type_and_title(status: StatusCode) -> (&'static str, &'static str) {
         410 => ("gone", "Gone"),
         413 => ("payload-too-large", "Payload Too Large"),
         414 => ("uri-too-long", "URI Too Long"),
+        421 => ("misdirected-request", "Misdirected Request"),
         429 => ("too-many-requests", "Too Many Requests"),
         431 => ("headers-too-large", "Request Header Fields Too Large"),
         501 => ("not-implemented", "Not Implemented"),
@@ -152,6 +157,7 @@ mod tests {
             Rejection::BadRequest("x"),
             Rejection::BadPath("x"),
             Rejection::NotFound,
+            Rejection::MisdirectedRequest,
             Rejection::MethodNotAllowed {
                 allow: HeaderValue::from_static("GET"),
             },

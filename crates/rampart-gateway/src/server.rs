@@ -601,7 +601,7 @@ fn redirect(request: &Request<Incoming>, https_port: u16) -> Response<ResponseBo
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(host_without_port)
+        .map(crate::headers::host_without_port)
         .unwrap_or("localhost");
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let location = if https_port == 443 {
@@ -622,13 +622,4 @@ fn redirect(request: &Request<Incoming>, https_port: u16) -> Response<ResponseBo
         http::HeaderValue::from_static("no-store"),
     );
     response
-}
-
-/// `example.com:8080` -> `example.com`, `[::1]:8080` -> `[::1]`.
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        host.find(']').map_or(host, |end| &host[..=end])
-    } else {
-        host.split(':').next().unwrap_or(host)
-    }
 }

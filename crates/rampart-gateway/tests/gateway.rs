@@ -1217,3 +1217,33 @@ async fn a_long_http2_download_is_not_an_idle_connection() {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body.len(), 100, "the download was cut short");
 }
+
+#[tokio::test]
+async fn requests_for_hosts_not_served_get_421() {
+    let (gateway, upstream) = plain_gateway("hosts = [\"api.example.com\"]", "").await;
+    for (host, want) in [
+        ("api.example.com", 200),
+        ("API.example.com:8080", 200),
+        ("evil.example", 421),
+        ("api.example.com.evil.example", 421),
+    ] {
+        let request =
+            format!("GET /v1/orders/1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let raw = raw_exchange(gateway.listen, request.as_bytes(), Duration::from_secs(2)).await;
+        assert_eq!(statuses(&raw), [want], "Host: {host}");
+    }
+    assert_eq!(upstream.heads(), 2);
+    assert_eq!(
+        upstream.last().headers["x-forwarded-host"],
+        "API.example.com:8080"
+    );
+
+    // HTTP/2 names the host in :authority.
+    let rig = Rig::start("hosts = [\"localhost\"]", "").await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    assert_eq!(h2.get(&rig.url("/v1/orders/1")).await.status, 200);
+    let rig = Rig::start("hosts = [\"api.example.com\"]", "").await;
+    let h2 = HttpClient::new(Some(&rig.cert.cert), true);
+    assert_problem(&h2.get(&rig.url("/v1/orders/1")).await, 421);
+    assert!(rig.upstream.seen().is_empty());
+}

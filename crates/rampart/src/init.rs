@@ -31,6 +31,8 @@ idle_timeout = "60s"
 max_connections = 10000
 # Only these peers may set X-Forwarded-For / Forwarded; everyone else's are replaced.
 trusted_proxies = []
+# The host names this gateway answers for; any other Host gets 421. Empty: any host.
+# hosts = ["api.example.com"]
 
 [admin]
 # Metrics (/metrics), /healthz and /readyz. Keep it on loopback.
