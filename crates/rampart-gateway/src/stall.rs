@@ -33,18 +33,24 @@ impl<T> WriteStall<T> {
         &self.inner
     }
 
-    fn pending(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    /// Passes a write-side poll through: progress disarms the stall timer, `Pending` arms it
+    /// (or fails the connection once it has run out).
+    fn track<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
         let limit = self.limit;
         let sleep = self
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + limit)));
         if sleep.as_mut().poll(cx).is_ready() {
-            return Err(io::Error::new(
+            return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the client stopped reading",
-            ));
+            )));
         }
-        Ok(())
+        Poll::Pending
     }
 }
 
@@ -64,16 +70,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => {
-                self.pending(cx)?;
-                Poll::Pending
-            }
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.track(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -81,16 +79,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => {
-                self.pending(cx)?;
-                Poll::Pending
-            }
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.track(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -98,28 +88,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Pending => {
-                self.pending(cx)?;
-                Poll::Pending
-            }
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.track(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_shutdown(cx) {
-            Poll::Pending => {
-                self.pending(cx)?;
-                Poll::Pending
-            }
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.track(cx, poll)
     }
 }
