@@ -18,7 +18,7 @@
 //!    security headers and the request id added — on the gateway's own errors as well.
 //! 8. **log**: the access-log record completes when the response body ends.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -178,7 +178,7 @@ impl Pipeline {
 
         let head = request;
         let (mut response, cors_origin) = match self
-            .process(conn, client_ip, head, &mut body, &request_id, &mut record)
+            .process(conn, head, &mut body, &request_id, &mut record)
             .await
         {
             Ok(done) => done,
@@ -208,7 +208,6 @@ impl Pipeline {
     async fn process<'a>(
         &'a self,
         conn: &Connection,
-        _client_ip: IpAddr,
         request: Request<()>,
         body: &mut Option<Incoming>,
         request_id: &RequestId,

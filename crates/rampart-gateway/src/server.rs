@@ -364,6 +364,8 @@ where
         idle: limits.idle_timeout,
         body: limits.body_read_timeout,
     };
+    // hyper's read buffer must hold a whole released head plus the guard's body hold.
+    let max_buf = 64 * 1024 + limits.max_header_bytes;
     let security = pipeline.security_headers().clone();
     let tls = conn.tls;
     let peer = conn.peer;
@@ -390,7 +392,7 @@ where
         .keep_alive(true)
         // A client that half-closes after its request still gets the response.
         .half_close(true)
-        .max_buf_size(64 * 1024 + limits_buf(shared));
+        .max_buf_size(max_buf);
     let shared_svc = Arc::clone(shared);
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = Arc::clone(&shared_svc);
@@ -414,10 +416,6 @@ where
     });
     let connection = builder.serve_connection(io, service);
     drive(shared, connection).await;
-}
-
-fn limits_buf(shared: &Shared) -> usize {
-    shared.pipeline.load().limits().max_header_bytes
 }
 
 async fn serve_http2<S>(shared: &Arc<Shared>, stream: S, conn: Arc<Connection>)
