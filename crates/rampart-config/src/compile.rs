@@ -13,15 +13,25 @@ use serde::de::DeserializeOwned;
 
 use crate::duration::parse_duration;
 use crate::{
-    AccessLog, Admin, AuthMethod, Config, Cors, CorsOrigins, Diagnostic, Hsts, IpNet, Limits, Log,
-    Route, SecureHeaders, Server, Tls, Upstream, UpstreamScheme, raw,
+    AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
+    Diagnostic, Hsts, IpNet, Limits, Log, Route, SecureHeaders, Server, Store, Tls, Upstream,
+    UpstreamScheme, raw,
 };
 
-const SECTIONS: &[&str] = &["server", "admin", "log", "upstreams", "routes"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "admin",
+    "log",
+    "store",
+    "auth",
+    "consumers",
+    "upstreams",
+    "routes",
+];
 
 /// Sections the product will have (SPEC.md) that this build does not implement yet. A config
 /// that uses them is refused rather than run without the protection it asks for.
-const NOT_YET: &[&str] = &["store", "jwt_issuers", "ratelimit", "abuse"];
+const NOT_YET: &[&str] = &["jwt_issuers", "ratelimit", "abuse"];
 
 /// Request headers that may never be copied into the access log.
 const NEVER_LOGGED_HEADERS: &[&str] = &[
@@ -201,6 +211,12 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .remove("log")
         .and_then(|v| ctx.section("log", v))
         .unwrap_or_default();
+    let store: Option<raw::Store> = table.remove("store").and_then(|v| ctx.section("store", v));
+    let auth: raw::Auth = table
+        .remove("auth")
+        .and_then(|v| ctx.section("auth", v))
+        .unwrap_or_default();
+    let consumers: Vec<Option<raw::Consumer>> = elements(&mut ctx, &mut table, "consumers");
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -209,6 +225,19 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let log = compile_log(&mut ctx, log, base);
     let upstreams = compile_upstreams(&mut ctx, upstreams, base);
     let routes = compile_routes(&mut ctx, routes, &upstreams);
+    let store = store.map(|s| compile_store(&mut ctx, s, base));
+    let auth = compile_auth_section(&mut ctx, auth, &log);
+    let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
+    for (i, route) in routes.iter().enumerate() {
+        if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::ApiKey)
+            && store.is_none()
+        {
+            ctx.error(
+                format!("routes[{i}].auth[{j}]"),
+                "\"api_key\" needs a [store] section with master_key_file (keys are verified against hashes keyed by it)",
+            );
+        }
+    }
 
     if ctx.errors.is_empty() {
         Ok(Config {
@@ -217,6 +246,9 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
             log,
             upstreams: upstreams.into_iter().flatten().collect(),
             routes,
+            store,
+            auth,
+            consumers,
             warnings: ctx.warnings,
         })
     } else {
@@ -716,6 +748,13 @@ fn compile_routes(
                 ),
             );
         }
+        let scopes = scope_list(ctx, &key("scopes"), route.scopes);
+        if !scopes.is_empty() && auth.contains(&AuthMethod::None) {
+            ctx.error(
+                key("scopes"),
+                "a public route has no caller to hold scopes; remove them or require authentication",
+            );
+        }
         let cors = route.cors.map(|c| compile_cors(ctx, &key("cors"), c));
         routes.push(Route {
             name: route.name,
@@ -723,6 +762,7 @@ fn compile_routes(
             methods,
             upstream: upstream.unwrap_or(0),
             auth,
+            scopes,
             pass_upstream_errors: route.pass_upstream_errors.unwrap_or(false),
             cors,
         });
@@ -755,7 +795,9 @@ fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthM
     for (j, method) in raw.iter().enumerate() {
         match method.as_str() {
             "none" => auth.push(AuthMethod::None),
-            "api_key" | "jwt" | "mtls" | "introspection" => ctx.error(
+            "api_key" if !auth.contains(&AuthMethod::ApiKey) => auth.push(AuthMethod::ApiKey),
+            "api_key" => ctx.error(format!("{key}[{j}]"), "listed twice"),
+            "jwt" | "mtls" | "introspection" => ctx.error(
                 format!("{key}[{j}]"),
                 format!("\"{method}\" is not available in this build of rampart yet"),
             ),
@@ -769,6 +811,188 @@ fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthM
         ctx.error(key, "\"none\" cannot be combined with other methods");
     }
     auth
+}
+
+fn compile_store(ctx: &mut Ctx, raw: raw::Store, base: &Path) -> Store {
+    if raw.url.is_some() {
+        ctx.error(
+            "store.url",
+            "PostgreSQL stores are not available in this build of rampart yet; use path = \"...\" (SQLite)",
+        );
+    }
+    let master_key_file = match raw.master_key_file {
+        Some(p) if !p.is_empty() => base.join(p),
+        _ => {
+            ctx.error(
+                "store.master_key_file",
+                "required: the file `rampart init` writes (32 random bytes, hex, mode 0600)",
+            );
+            Default::default()
+        }
+    };
+    let path = match raw.path {
+        Some(p) if p.is_empty() => {
+            ctx.error("store.path", "must not be empty");
+            None
+        }
+        Some(p) => Some(base.join(p)),
+        None => None,
+    };
+    Store {
+        path,
+        master_key_file,
+    }
+}
+
+fn compile_auth_section(ctx: &mut Ctx, raw: raw::Auth, log: &Log) -> Auth {
+    let Some(header) = raw.api_key_header else {
+        return Auth::default();
+    };
+    let header = header.to_ascii_lowercase();
+    const RESERVED: &[&str] = &[
+        "host",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "connection",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "forwarded",
+        "x-forwarded-for",
+        "x-request-id",
+    ];
+    if !is_token(&header) {
+        ctx.error("auth.api_key_header", "is not a valid header name");
+    } else if RESERVED.contains(&header.as_str()) {
+        ctx.error(
+            "auth.api_key_header",
+            format!(
+                "\"{header}\" has another meaning in HTTP; pick a header of its own, like X-API-Key"
+            ),
+        );
+    }
+    if log.headers.contains(&header) {
+        ctx.error(
+            "log.headers",
+            format!("\"{header}\" carries API keys and can never be logged"),
+        );
+    }
+    Auth {
+        api_key_header: header,
+    }
+}
+
+fn compile_consumers(
+    ctx: &mut Ctx,
+    raw: Vec<Option<raw::Consumer>>,
+    have_store: bool,
+) -> Vec<Consumer> {
+    if !raw.is_empty() && !have_store {
+        ctx.error(
+            "consumers",
+            "declared keys are hashed under the pepper from [store].master_key_file; add a [store] section",
+        );
+    }
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    let mut consumers = Vec::new();
+    for (i, consumer) in raw.into_iter().enumerate() {
+        let Some(consumer) = consumer else { continue };
+        if !is_name(&consumer.name) {
+            ctx.error(
+                format!("consumers[{i}].name"),
+                "use letters, digits, '-' and '_' only",
+            );
+        } else if !names.insert(consumer.name.clone()) {
+            ctx.error(
+                format!("consumers[{i}].name"),
+                format!("duplicate consumer \"{}\"", consumer.name),
+            );
+        }
+        let mut keys = Vec::new();
+        for (j, key) in consumer.keys.unwrap_or_default().into_iter().enumerate() {
+            let at = |field: &str| format!("consumers[{i}].keys[{j}].{field}");
+            let id_ok = key.id.len() == 12 && key.id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !id_ok {
+                ctx.error(
+                    at("id"),
+                    "must be the 12-character key id (the characters after rmpt_)",
+                );
+            } else if !ids.insert(key.id.clone()) {
+                ctx.error(at("id"), format!("key id {} is declared twice", key.id));
+            }
+            let hash = decode_hash(&key.hash);
+            if hash.is_none() {
+                ctx.error(
+                    at("hash"),
+                    "must be 64 hex digits, as `rampart keys hash` prints; never the key itself",
+                );
+            }
+            let scopes = scope_list(ctx, &at("scopes"), key.scopes);
+            let expires =
+                key.expires
+                    .as_deref()
+                    .and_then(|text| match humantime::parse_rfc3339_weak(text) {
+                        Ok(t) => t
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .ok()
+                            .and_then(|d| i64::try_from(d.as_secs()).ok()),
+                        Err(e) => {
+                            ctx.error(
+                                at("expires"),
+                                format!("{e}; write an RFC 3339 time like 2027-01-31T00:00:00Z"),
+                            );
+                            None
+                        }
+                    });
+            keys.push(DeclaredKey {
+                id: key.id,
+                hash: hash.unwrap_or([0; 32]),
+                scopes,
+                expires,
+            });
+        }
+        consumers.push(Consumer {
+            name: consumer.name,
+            keys,
+        });
+    }
+    consumers
+}
+
+fn decode_hash(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// OAuth scope tokens (RFC 6749 §3.3): printable ASCII except space, '"' and '\\'.
+fn scope_list(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (j, scope) in raw.unwrap_or_default().into_iter().enumerate() {
+        let valid = !scope.is_empty()
+            && scope.len() <= 128
+            && scope
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+        if !valid {
+            ctx.error(
+                format!("{key}[{j}]"),
+                "a scope is 1 to 128 printable ASCII characters without spaces, quotes or backslashes",
+            );
+        } else if !out.contains(&scope) {
+            out.push(scope);
+        }
+    }
+    out
 }
 
 fn compile_cors(ctx: &mut Ctx, key: &str, raw: raw::Cors) -> Cors {
@@ -1070,9 +1294,126 @@ mod tests {
         );
     }
 
+    const KEYED: &str = r#"
+        [store]
+        path = "data/rampart.db"
+        master_key_file = "data/master.key"
+
+        [[consumers]]
+        name = "billing"
+        keys = [{ id = "AbCdEf123456", hash = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", scopes = ["orders:read"], expires = "2027-01-31T00:00:00Z" }]
+
+        [[upstreams]]
+        name = "orders"
+        url = "http://127.0.0.1:18080"
+
+        [[routes]]
+        name = "orders-read"
+        path = "/v1/orders/{id}"
+        upstream = "orders"
+        auth = ["api_key"]
+        scopes = ["orders:read", "orders:read"]
+    "#;
+
+    #[test]
+    fn api_key_routes_store_and_declared_consumers_compile() {
+        let config = Config::from_toml_str(KEYED).expect("valid");
+        assert_eq!(config.routes[0].auth, [AuthMethod::ApiKey]);
+        assert_eq!(config.routes[0].scopes, ["orders:read"], "deduplicated");
+        let store = config.store.as_ref().expect("store");
+        assert!(
+            store
+                .path
+                .as_ref()
+                .is_some_and(|p| p.ends_with("data/rampart.db"))
+        );
+        assert_eq!(config.auth.api_key_header, "x-api-key");
+        let key = &config.consumers[0].keys[0];
+        assert_eq!(key.hash[0], 0x00);
+        assert_eq!(key.hash[31], 0xff);
+        assert_eq!(key.expires, Some(1_801_353_600));
+        assert!(
+            !format!("{key:?}").contains("0011"),
+            "hashes stay out of Debug"
+        );
+    }
+
+    #[test]
+    fn api_key_mistakes_are_reported_with_their_keys() {
+        let cases = [
+            ("", "", ""),
+            ("path = \"data/rampart.db\"\n", "", "store.master_key_file:"),
+            ("url = \"postgres://localhost/db\"\n", "", "store.url:"),
+            ("", "id = \"short\"", "consumers[0].keys[0].id:"),
+            ("", "hash = \"rmpt_notahash\"", "consumers[0].keys[0].hash:"),
+            (
+                "",
+                "expires = \"next week\"",
+                "consumers[0].keys[0].expires:",
+            ),
+            (
+                "",
+                "scopes = [\"has space\"]",
+                "consumers[0].keys[0].scopes[0]:",
+            ),
+        ];
+        for (store_line, key_edit, want) in cases {
+            let mut text = KEYED.to_owned();
+            if !store_line.is_empty() {
+                text = text.replace(
+                    "path = \"data/rampart.db\"\n        master_key_file = \"data/master.key\"\n",
+                    store_line,
+                );
+            }
+            if let Some((field, _)) = key_edit.split_once(" = ") {
+                let start = text.find(&format!("{field} = ")).expect("field");
+                let end = start + text[start..].find([',', '}']).expect("end of field");
+                let end = if text[start..end].contains('[') {
+                    start + text[start..].find(']').expect("list end") + 1
+                } else {
+                    end
+                };
+                text.replace_range(start..end, key_edit);
+            }
+            let found = errors(&text);
+            if want.is_empty() {
+                assert!(found.is_empty(), "{found:?}");
+            } else {
+                assert!(
+                    found.iter().any(|e| e.starts_with(want)),
+                    "{want}: {found:?}"
+                );
+            }
+        }
+        // api_key without a store, scopes on a public route, a credential header logged.
+        let found = errors(&MINIMAL.replace("[\"none\"]", "[\"api_key\"]"));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
+            "{found:?}"
+        );
+        let found =
+            errors(&MINIMAL.replace("auth = [\"none\"]", "auth = [\"none\"]\nscopes = [\"a\"]"));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].scopes:")),
+            "{found:?}"
+        );
+        let found = errors(&format!(
+            "[auth]\napi_key_header = \"X-Partner\"\n[log]\nheaders = [\"x-partner\"]\n{KEYED}"
+        ));
+        assert!(
+            found.iter().any(|e| e.starts_with("log.headers")),
+            "{found:?}"
+        );
+        let found = errors(&format!("[auth]\napi_key_header = \"Cookie\"\n{KEYED}"));
+        assert!(
+            found.iter().any(|e| e.starts_with("auth.api_key_header:")),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn auth_methods_not_built_yet_are_refused_not_ignored() {
-        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"api_key\"]"));
+        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"jwt\"]"));
         assert!(
             errors.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
             "{errors:?}"

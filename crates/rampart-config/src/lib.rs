@@ -31,6 +31,11 @@ pub struct Config {
     pub log: Log,
     pub upstreams: Vec<Upstream>,
     pub routes: Vec<Route>,
+    /// `[store]`: where consumers and keys live; required by API-key authentication.
+    pub store: Option<Store>,
+    pub auth: Auth,
+    /// Consumers declared in the file (hashed keys only), for git-managed setups.
+    pub consumers: Vec<Consumer>,
     /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
     pub warnings: Vec<Diagnostic>,
 }
@@ -172,6 +177,8 @@ pub struct Route {
     /// Index into [`Config::upstreams`].
     pub upstream: usize,
     pub auth: Vec<AuthMethod>,
+    /// Scopes the caller must hold, all of them.
+    pub scopes: Vec<String>,
     pub pass_upstream_errors: bool,
     pub cors: Option<Cors>,
 }
@@ -180,6 +187,57 @@ pub struct Route {
 pub enum AuthMethod {
     /// The route is public. Allowed, but always reported by `check` and `audit`.
     None,
+    /// An API key in the configured header (`X-API-Key` by default).
+    ApiKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    /// The SQLite file; `None` for a database-less setup (keys declared in the config only).
+    pub path: Option<PathBuf>,
+    /// 32 random bytes, hex, owner-only; API-key hashes are keyed by a pepper derived from it.
+    pub master_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The request header that carries API keys, lower case.
+    pub api_key_header: String,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            api_key_header: "x-api-key".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    pub name: String,
+    pub keys: Vec<DeclaredKey>,
+}
+
+/// A key declared in the config: its public id and peppered hash, never the key itself
+/// (`rampart keys hash` prints the entry for a key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeclaredKey {
+    pub id: String,
+    pub hash: [u8; 32],
+    pub scopes: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub expires: Option<i64>,
+}
+
+impl fmt::Debug for DeclaredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeclaredKey")
+            .field("id", &self.id)
+            .field("scopes", &self.scopes)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

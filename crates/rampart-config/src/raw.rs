@@ -87,6 +87,7 @@ pub(crate) struct Route {
     pub(crate) methods: Option<Vec<String>>,
     pub(crate) upstream: String,
     pub(crate) auth: Option<Vec<String>>,
+    pub(crate) scopes: Option<Vec<String>>,
     pub(crate) pass_upstream_errors: Option<bool>,
     pub(crate) cors: Option<Cors>,
 }
@@ -100,4 +101,34 @@ pub(crate) struct Cors {
     pub(crate) expose_headers: Option<Vec<String>>,
     pub(crate) allow_credentials: Option<bool>,
     pub(crate) max_age: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Store {
+    pub(crate) path: Option<String>,
+    pub(crate) url: Option<String>,
+    pub(crate) master_key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Auth {
+    pub(crate) api_key_header: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Consumer {
+    pub(crate) name: String,
+    pub(crate) keys: Option<Vec<DeclaredKey>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeclaredKey {
+    pub(crate) id: String,
+    pub(crate) hash: String,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) expires: Option<String>,
 }
