@@ -229,7 +229,7 @@ mod tests {
         assert!(entry.has_scopes(&["orders:read".into()]));
         assert!(!entry.has_scopes(&["orders:read".into(), "orders:write".into()]));
 
-        let code = |text: &str| t.verify(text, 100).map(|_| ()).unwrap_err().0.code();
+        let code = |text: &str| t.verify(text, 100).map(|_| ()).expect_err("refused").0.code();
         assert_eq!(code(revoked.reveal()), "auth.key_revoked");
         assert_eq!(code(expired.reveal()), "auth.key_expired");
         assert_eq!(code(unknown.reveal()), "auth.key_unknown");
@@ -251,7 +251,7 @@ mod tests {
         let key = ApiKey::generate().expect("rng");
         let probe = table(&[]);
         let declared = record(&probe, &key, "from-config");
-        let t = table(&[declared.clone()]);
+        let t = table(std::slice::from_ref(&declared));
         let mut stored = declared;
         stored.consumer = "from-db".to_owned();
         stored.revoked = Some(1);
@@ -266,7 +266,7 @@ mod tests {
         r.revoked = Some(11);
         t.apply(&[r]);
         assert_eq!(
-            t.verify(other.reveal(), 12).map(|_| ()).unwrap_err().0,
+            t.verify(other.reveal(), 12).map(|_| ()).expect_err("refused").0,
             KeyFailure::Revoked
         );
     }

@@ -928,7 +928,7 @@ fn compile_consumers(
             if hash.is_none() {
                 ctx.error(
                     at("hash"),
-                    "must be 64 hex digits, as `rampart keys hash` prints; never the key itself",
+                    "must be 64 hex digits, as `rampart keys declare` prints; never the key itself",
                 );
             }
             let scopes = scope_list(ctx, &at("scopes"), key.scopes);
@@ -978,12 +978,7 @@ fn decode_hash(text: &str) -> Option<[u8; 32]> {
 fn scope_list(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (j, scope) in raw.unwrap_or_default().into_iter().enumerate() {
-        let valid = !scope.is_empty()
-            && scope.len() <= 128
-            && scope
-                .bytes()
-                .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\');
-        if !valid {
+        if !is_scope(&scope) {
             ctx.error(
                 format!("{key}[{j}]"),
                 "a scope is 1 to 128 printable ASCII characters without spaces, quotes or backslashes",
@@ -1137,7 +1132,17 @@ pub(crate) fn check_path_template(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_name(s: &str) -> bool {
+/// An OAuth scope token: 1 to 128 printable ASCII characters, no space, '"' or '\\'.
+pub fn is_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= 128
+        && scope
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// A name for a route, upstream or consumer: 1 to 64 letters, digits, '-' and '_'.
+pub fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use compile::{is_name, is_scope};
 pub use duration::parse_duration;
 pub use ipnet::IpNet;
 
@@ -220,7 +221,7 @@ pub struct Consumer {
 }
 
 /// A key declared in the config: its public id and peppered hash, never the key itself
-/// (`rampart keys hash` prints the entry for a key).
+/// (`rampart keys declare` prints the entry for a new key).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeclaredKey {
     pub id: String,

@@ -34,7 +34,9 @@ pub struct Record {
     pub query: Option<String>,
     /// The matched route (its name and metric handles).
     pub route: Option<Arc<crate::metrics::RouteMetrics>>,
-    pub consumer: Option<String>,
+    pub consumer: Option<Arc<str>>,
+    /// The API key id presented, when its format was valid (for the log and abuse counting).
+    pub key_id: Option<Box<str>>,
     pub status: u16,
     pub decision: Decision,
     pub reason: &'static str,
@@ -207,6 +209,8 @@ struct JsonLine<'a> {
     query: Option<String>,
     route: Option<&'a str>,
     consumer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
     status: u16,
     decision: Decision,
     reason: &'static str,
@@ -241,6 +245,7 @@ fn format_line(buf: &mut Vec<u8>, line: &Line, sensitive: &[String]) {
             .map(|q| mask_query(truncate(q), sensitive)),
         route: r.route.as_ref().map(|m| &*m.name),
         consumer: r.consumer.as_deref(),
+        key_id: r.key_id.as_deref(),
         status: r.status,
         decision: r.decision,
         reason: r.reason,

@@ -119,6 +119,16 @@ pub fn request_done(record: &Record, duration: Duration) {
     metrics.record(record.status, record.decision, duration);
 }
 
+/// An authentication or authorization refusal, by reason code (a fixed set).
+pub fn auth_refused(reason: &'static str) {
+    counter!("rampart_auth_refusals_total", "reason" => reason).increment(1);
+}
+
+/// The store could not be read or written (`what`: refresh, last_used).
+pub fn store_error(what: &'static str) {
+    counter!("rampart_store_errors_total", "operation" => what).increment(1);
+}
+
 pub fn upstream_error(upstream: &str, kind: &'static str) {
     counter!("rampart_upstream_errors_total", "upstream" => upstream.to_owned(), "kind" => kind)
         .increment(1);

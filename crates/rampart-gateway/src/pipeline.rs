@@ -9,14 +9,18 @@
 //! 3. **route**: method + normalized path -> route; no route is 404, wrong method 405.
 //! 4. **cors**: preflights are answered here, before anything reaches the upstream;
 //!    a request from an origin the route does not allow is refused.
-//! 5. **body limits**: a declared Content-Length over the limit is refused before the
+//! 5. **authenticate, authorize**: the route's methods (API key today) identify the caller,
+//!    and its scopes are checked; every failure to authenticate is the same 401, a caller
+//!    without the scopes gets 403 (see [`crate::auth`]).
+//! 6. **body limits**: a declared Content-Length over the limit is refused before the
 //!    upstream is contacted; a streamed body is cut off at the limit by `RequestBody`.
-//!    (Authentication, rate limiting, validation and injection detection slot in between
-//!    routing and forwarding as their issues land, in the order of SPEC.md.)
-//! 6. **proxy**: hop-by-hop headers removed, forwarding headers set, request sent.
-//! 7. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
+//!    (Rate limiting, validation and injection detection slot in between authorization
+//!    and forwarding as their issues land, in the order of SPEC.md.)
+//! 7. **proxy**: hop-by-hop headers and the credential removed, forwarding headers and the
+//!    caller's identity (`X-Rampart-Consumer`) set, request sent.
+//! 8. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
 //!    security headers and the request id added — on the gateway's own errors as well.
-//! 8. **log**: the access-log record completes when the response body ends.
+//! 9. **log**: the access-log record completes when the response body ends.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use rampart_config::{Config, Diagnostic, Limits};
 use rampart_http::normalize::normalize_path;
 
 use crate::access_log::{AccessLogger, Completion, Decision, Record};
+use crate::auth::{ApiKeys, Mode, RouteAuth};
 use crate::body::{RequestBody, ResponseBody};
 use crate::cors::{CorsDecision, CorsPolicy};
 use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
@@ -73,10 +78,25 @@ pub struct Pipeline {
     hosts: Vec<String>,
     logged_headers: Vec<HeaderName>,
     log: Arc<AccessLogger>,
+    api_keys: Option<Arc<ApiKeys>>,
+    api_key_header: HeaderName,
 }
+
+/// The header that tells the upstream who the caller is. Whatever a client sends under
+/// this name is removed first.
+pub const X_RAMPART_CONSUMER: HeaderName = HeaderName::from_static("x-rampart-consumer");
 
 impl Pipeline {
     pub fn build(config: Config, log: Arc<AccessLogger>) -> Result<Pipeline, Vec<Diagnostic>> {
+        Self::build_for(config, log, Mode::Serve)
+    }
+
+    /// Builds the pipeline; with [`Mode::Check`], without opening the store.
+    pub fn build_for(
+        config: Config,
+        log: Arc<AccessLogger>,
+        mode: Mode,
+    ) -> Result<Pipeline, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let upstreams: Vec<Arc<Upstream>> = config
             .upstreams
@@ -93,7 +113,17 @@ impl Pipeline {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let router = Router::build(&config, &upstreams)?;
+        let api_keys = ApiKeys::build(&config, mode)?;
+        let api_key_header = HeaderName::from_bytes(config.auth.api_key_header.as_bytes())
+            .map_err(|_| {
+                vec![Diagnostic::new(
+                    "auth.api_key_header",
+                    "invalid header name",
+                )]
+            })?;
+        let router = Router::build(&config, &upstreams, |route| {
+            RouteAuth::new(route, api_keys.as_ref(), &api_key_header)
+        })?;
         Ok(Pipeline {
             security: SecurityHeaders::new(&config.server),
             limits: config.server.limits.clone(),
@@ -107,8 +137,18 @@ impl Pipeline {
                 .collect(),
             router,
             log,
+            api_keys,
+            api_key_header,
             config: Arc::new(config),
         })
+    }
+
+    /// Starts what this generation runs in the background (following the key store). It
+    /// stops by itself once the generation is replaced and its last request is done.
+    pub fn start_background(&self) {
+        if let Some(keys) = &self.api_keys {
+            keys.follow_store();
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -158,6 +198,7 @@ impl Pipeline {
             },
             route: None,
             consumer: None,
+            key_id: None,
             status: 0,
             decision: Decision::Deny,
             reason: "",
@@ -289,7 +330,19 @@ impl Pipeline {
             }
         }
 
-        // Stage 5: body limits, before any upstream work.
+        // Stage 5: authenticate and authorize.
+        let caller = match route.auth.check(request.headers(), &mut record.key_id) {
+            Ok(caller) => caller,
+            Err(rejection) => {
+                crate::metrics::auth_refused(rejection.code());
+                return Err(rejection);
+            }
+        };
+        if let Some(caller) = &caller {
+            record.consumer = Some(Arc::clone(&caller.consumer));
+        }
+
+        // Stage 6: body limits, before any upstream work.
         if record
             .bytes_in
             .is_some_and(|n| n > self.limits.max_body_bytes)
@@ -297,7 +350,8 @@ impl Pipeline {
             return Err(Rejection::PayloadTooLarge);
         }
 
-        // Stage 6: proxy.
+        // Stage 7: proxy. The credential stays here: the upstream learns who called, never
+        // the key they called with.
         let (mut parts, ()) = request.into_parts();
         if parts.version == http::Version::HTTP_2 {
             h2_to_http1_headers(&mut parts)?;
@@ -323,6 +377,13 @@ impl Pipeline {
         parts
             .headers
             .insert(X_REQUEST_ID, request_id.header_value());
+        parts.headers.remove(&self.api_key_header);
+        parts.headers.remove(X_RAMPART_CONSUMER);
+        if let Some(caller) = &caller
+            && let Ok(name) = HeaderValue::from_str(&caller.consumer)
+        {
+            parts.headers.insert(X_RAMPART_CONSUMER, name);
+        }
         let body = RequestBody::new(
             body,
             self.limits.max_body_bytes,
@@ -341,7 +402,7 @@ impl Pipeline {
             Err(error) => return Err(self.upstream_failure(route, request_id, error)),
         };
 
-        // Stage 7: response filters.
+        // Stage 8: response filters.
         let (mut parts, body) = response.into_parts();
         if parts.status.is_server_error() && !route.pass_upstream_errors {
             tracing::warn!(

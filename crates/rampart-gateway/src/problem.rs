@@ -32,6 +32,14 @@ pub enum Rejection {
     BodyTimeout,
     /// A CORS preflight or request from an origin or with a method the route does not allow.
     CorsDenied,
+    /// Authentication failed: missing, malformed, unknown, expired or revoked credentials,
+    /// all with the same answer. The code is for the log only.
+    Unauthorized {
+        code: &'static str,
+        challenge: HeaderValue,
+    },
+    /// The caller is known but may not do this (missing scope, role, object rule).
+    Forbidden(&'static str),
     NotImplemented(&'static str),
     /// The upstream could not be reached (refused, DNS, TLS handshake).
     UpstreamUnavailable,
@@ -51,7 +59,8 @@ impl Rejection {
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Rejection::CorsDenied => StatusCode::FORBIDDEN,
+            Rejection::CorsDenied | Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
+            Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -69,6 +78,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => "http.body_too_large",
             Rejection::BodyTimeout => "http.body_timeout",
             Rejection::CorsDenied => "cors.denied",
+            Rejection::Unauthorized { code, .. } | Rejection::Forbidden(code) => code,
             Rejection::NotImplemented(code) => code,
             Rejection::UpstreamUnavailable => "upstream.unavailable",
             Rejection::UpstreamTimeout => "upstream.timeout",
@@ -122,8 +132,14 @@ pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, PROBLEM_JSON);
-    if let Rejection::MethodNotAllowed { allow } = rejection {
-        headers.insert(header::ALLOW, allow.clone());
+    match rejection {
+        Rejection::MethodNotAllowed { allow } => {
+            headers.insert(header::ALLOW, allow.clone());
+        }
+        Rejection::Unauthorized { challenge, .. } => {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        _ => {}
     }
     if matches!(
         rejection,
@@ -165,6 +181,11 @@ mod tests {
             Rejection::PayloadTooLarge,
             Rejection::BodyTimeout,
             Rejection::CorsDenied,
+            Rejection::Unauthorized {
+                code: "x",
+                challenge: HeaderValue::from_static("ApiKey"),
+            },
+            Rejection::Forbidden("x"),
             Rejection::NotImplemented("x"),
             Rejection::UpstreamUnavailable,
             Rejection::UpstreamTimeout,

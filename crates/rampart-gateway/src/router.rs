@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 use rampart_config::{Config, Diagnostic};
 
+use crate::auth::RouteAuth;
 use crate::cors::CorsPolicy;
 use crate::proxy::Upstream;
 
@@ -21,6 +22,7 @@ pub struct Route {
     pub upstream: Arc<Upstream>,
     pub pass_upstream_errors: bool,
     pub cors: Option<CorsPolicy>,
+    pub auth: RouteAuth,
 }
 
 #[derive(Debug)]
@@ -44,7 +46,11 @@ pub enum Match<'a> {
 }
 
 impl Router {
-    pub fn build(config: &Config, upstreams: &[Arc<Upstream>]) -> Result<Router, Vec<Diagnostic>> {
+    pub fn build(
+        config: &Config,
+        upstreams: &[Arc<Upstream>],
+        mut auth: impl FnMut(&rampart_config::Route) -> RouteAuth,
+    ) -> Result<Router, Vec<Diagnostic>> {
         let mut tree = matchit::Router::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut templates: Vec<&str> = Vec::new();
@@ -61,6 +67,7 @@ impl Router {
                 upstream: Arc::clone(&upstreams[route.upstream]),
                 pass_upstream_errors: route.pass_upstream_errors,
                 cors: route.cors.as_ref().map(CorsPolicy::new),
+                auth: auth(route),
             });
             let group = match templates.iter().position(|t| *t == route.path) {
                 Some(g) => g,

@@ -80,7 +80,7 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
     }
     let log = AccessLogger::start(&rampart_config::AccessLog::Off, Vec::new())
         .map_err(|e| vec![Diagnostic::new("log.access", e.to_string())])?;
-    if let Err(mut e) = Pipeline::build(config.clone(), log) {
+    if let Err(mut e) = Pipeline::build_for(config.clone(), log, crate::auth::Mode::Check) {
         errors.append(&mut e);
     }
     if errors.is_empty() {
@@ -109,6 +109,7 @@ impl Gateway {
         let server = config.server.clone();
         let admin_addr = config.admin.listen;
         let pipeline = Pipeline::build(config, Arc::clone(&log)).map_err(StartError::Config)?;
+        pipeline.start_background();
 
         let data = TcpListener::bind(server.listen)
             .await
@@ -222,6 +223,7 @@ impl Gateway {
             None => None,
         };
         let pipeline = Pipeline::build(config, Arc::clone(&self.shared.log))?;
+        pipeline.start_background();
         if let (Some(store), Some(key)) = (&self.shared.certs, new_key) {
             store.replace(key);
         }

@@ -17,7 +17,7 @@ use rampart_config::Config;
 use rampart_gateway::Gateway;
 use tokio::net::TcpListener;
 
-use crate::init::{DEFAULT_CONFIG, temp_dir, write_dev_certificate};
+use crate::init::{DEFAULT_CONFIG, temp_dir, write_dev_certificate, write_master_key};
 use crate::run::{init_tracing, runtime};
 
 pub(crate) fn demo(tour: bool) -> anyhow::Result<()> {
@@ -27,19 +27,21 @@ pub(crate) fn demo(tour: bool) -> anyhow::Result<()> {
         let dir = temp_dir("rampart-demo")?;
         let cert = dir.join("dev-cert.pem");
         write_dev_certificate(&cert, &dir.join("dev-key.pem"))?;
+        write_master_key(&dir.join("master.key"))?;
         let listen = free_or_any("127.0.0.1:8443").await;
         let admin = free_or_any("127.0.0.1:9443").await;
         let text = demo_config(&dir, upstream, listen, admin, tour);
         let config =
             Config::from_toml_str(&text).map_err(|e| anyhow::anyhow!("embedded config: {e}"))?;
+        let key = demo_key(&config)?;
         let gateway = Gateway::start(config)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let base = format!("https://localhost:{}", gateway.listen.port());
         if tour {
-            return crate::demo::tour::run(upstream, &base, &cert).await;
+            return crate::demo::tour::run(upstream, &base, &cert, &key).await;
         }
-        print_instructions(&base, upstream, gateway.admin, &cert);
+        print_instructions(&base, upstream, gateway.admin, &cert, &key);
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;
@@ -62,6 +64,14 @@ fn demo_config(
     let mut text = DEFAULT_CONFIG
         .replace("certs/dev-cert.pem", &cert.display().to_string())
         .replace("certs/dev-key.pem", &key.display().to_string())
+        .replace(
+            "data/rampart.db",
+            &dir.join("rampart.db").display().to_string(),
+        )
+        .replace(
+            "data/master.key",
+            &dir.join("master.key").display().to_string(),
+        )
         .replace("http://127.0.0.1:18080", &format!("http://{upstream}"))
         .replace(
             "listen = \"127.0.0.1:8443\"",
@@ -75,6 +85,26 @@ fn demo_config(
         text = text.replace("access = \"stdout\"", "access = \"off\"");
     }
     text
+}
+
+/// The demo's API key: consumer `demo`, allowed to read and create orders (not users).
+fn demo_key(config: &Config) -> anyhow::Result<String> {
+    use rampart_store::Store;
+    let hasher = rampart_gateway::auth::hasher(config).map_err(anyhow::Error::msg)?;
+    let store = rampart_gateway::auth::open_store(config).map_err(anyhow::Error::msg)?;
+    let key = rampart_auth::api_key::ApiKey::generate().context("cannot generate a key")?;
+    store.create_key(&rampart_store::KeyRecord {
+        id: key.id().as_str().to_owned(),
+        consumer: "demo".to_owned(),
+        hash: hasher.hash(&key).0,
+        scopes: vec!["orders:read".to_owned(), "orders:write".to_owned()],
+        created: rampart_gateway::auth::now(),
+        expires: None,
+        revoked: None,
+        rotated_from: None,
+        last_used: None,
+    })?;
+    Ok(key.reveal().to_owned())
 }
 
 async fn free_or_any(preferred: &str) -> SocketAddr {
@@ -96,7 +126,7 @@ async fn free_or_any(preferred: &str) -> SocketAddr {
     }
 }
 
-fn print_instructions(base: &str, upstream: SocketAddr, admin: SocketAddr, cert: &Path) {
+fn print_instructions(base: &str, upstream: SocketAddr, admin: SocketAddr, cert: &Path, key: &str) {
     let ca = cert.display();
     println!(
         r#"
@@ -105,23 +135,34 @@ rampart demo
   through rampart:          {base}
   admin (metrics, health):  http://{admin}/metrics
 
+  API key (consumer "demo", scopes orders:read,orders:write), shown once:
+  KEY={key}
+
 Try these (the certificate is a fresh development one, trusted with --cacert):
 
-  # allowed: the gateway forwards, strips Server/X-Powered-By, adds security headers
+  # allowed: the gateway checks the key, forwards, strips Server/X-Powered-By, adds
+  # security headers; the upstream sees X-Rampart-Consumer: demo, never the key
+  curl -i --cacert {ca} -H "X-API-Key: $KEY" {base}/v1/orders/42
+
+  # refused: no key, or a wrong one (401, the same answer for both)
   curl -i --cacert {ca} {base}/v1/orders/42
+  curl -i --cacert {ca} -H "X-API-Key: rmpt_guess" {base}/v1/orders/42
+
+  # refused: the key lacks the users:read scope (403)
+  curl -i --cacert {ca} -H "X-API-Key: $KEY" {base}/v1/users/7
 
   # the upstream crashes with a stack trace; the client gets a generic problem
-  curl -i --cacert {ca} {base}/v1/orders/crash
+  curl -i --cacert {ca} -H "X-API-Key: $KEY" {base}/v1/orders/crash
 
   # blocked: no route for the internal admin endpoint (404), directly or by traversal (400)
   curl -i --cacert {ca} {base}/internal/admin
   curl -i --cacert {ca} --path-as-is '{base}/v1/orders/..%2f..%2finternal/admin'
 
   # blocked: method not allowed on this route (405)
-  curl -i --cacert {ca} -X DELETE {base}/v1/orders/42
+  curl -i --cacert {ca} -H "X-API-Key: $KEY" -X DELETE {base}/v1/orders/42
 
   # blocked: body over max_body_bytes (413), before the upstream sees it
-  head -c 2000000 /dev/zero | curl -i --cacert {ca} -X POST --data-binary @- {base}/v1/orders
+  head -c 2000000 /dev/zero | curl -i --cacert {ca} -H "X-API-Key: $KEY" -X POST --data-binary @- {base}/v1/orders
 
   # blocked: request smuggling attempt (Content-Length with Transfer-Encoding) (400)
   printf 'POST /v1/orders HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' \
@@ -257,51 +298,79 @@ mod tour {
         method: Method,
         path: &'static str,
         body_bytes: usize,
+        /// Send the demo's API key.
+        key: bool,
     }
 
-    pub(super) async fn run(upstream: SocketAddr, base: &str, cert: &Path) -> anyhow::Result<()> {
+    pub(super) async fn run(
+        upstream: SocketAddr,
+        base: &str,
+        cert: &Path,
+        key: &str,
+    ) -> anyhow::Result<()> {
         let cases = [
             Case {
                 what: "reach an internal endpoint",
                 method: Method::GET,
                 path: "/internal/admin",
                 body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "path traversal with an encoded slash",
                 method: Method::GET,
                 path: "/v1/orders/..%2f..%2finternal/admin",
                 body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "path traversal with encoded dots",
                 method: Method::GET,
                 path: "/v1/orders/%2e%2e/%2e%2e/internal/admin",
                 body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "stack trace in a 500",
                 method: Method::GET,
                 path: "/v1/orders/crash",
                 body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "method the API never meant to expose",
                 method: Method::DELETE,
                 path: "/v1/orders/42",
                 body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "2 MB body",
                 method: Method::POST,
                 path: "/v1/orders",
                 body_bytes: 2_000_000,
+                key: true,
+            },
+            Case {
+                what: "call without credentials",
+                method: Method::GET,
+                path: "/v1/orders/42",
+                body_bytes: 0,
+                key: false,
+            },
+            Case {
+                what: "read users with an orders-only key",
+                method: Method::GET,
+                path: "/v1/users/7",
+                body_bytes: 0,
+                key: true,
             },
             Case {
                 what: "a normal read",
                 method: Method::GET,
                 path: "/v1/orders/42",
                 body_bytes: 0,
+                key: true,
             },
         ];
         let tls = tls_client(cert)?;
@@ -316,8 +385,8 @@ mod tour {
             "attack", "bare API", "through rampart"
         );
         for case in cases {
-            let bare = send(&client, &case, &format!("http://{upstream}")).await;
-            let guarded = send(&client, &case, base).await;
+            let bare = send(&client, &case, &format!("http://{upstream}"), key).await;
+            let guarded = send(&client, &case, base, key).await;
             println!("{:<40} {:>22} {:>22}", case.what, bare, guarded);
         }
         Ok(())
@@ -330,9 +399,14 @@ mod tour {
         >,
         case: &Case,
         base: &str,
+        key: &str,
     ) -> String {
         let body = Full::new(Bytes::from(vec![b'a'; case.body_bytes]));
-        let Ok(request) = Request::builder()
+        let mut request = Request::builder();
+        if case.key {
+            request = request.header("x-api-key", key);
+        }
+        let Ok(request) = request
             .method(case.method.clone())
             .uri(format!("{base}{}", case.path))
             .body(body)

@@ -1,4 +1,5 @@
-//! `rampart init [DIR]`: a secure-by-default, commented config and a development certificate.
+//! `rampart init [DIR]`: a secure-by-default, commented config, a master key and a
+//! development certificate.
 //!
 //! Nothing is overwritten: if any file exists already, init stops before writing anything.
 
@@ -44,6 +45,21 @@ headers = ["user-agent"]          # request headers logged; credentials can neve
 # Values of these query parameters are masked (added to a built-in list: token, api_key, ...).
 sensitive_query_params = []
 
+[store]
+path = "data/rampart.db"          # consumers and API keys (SQLite); `rampart keys` manages them
+# 32 random bytes, owner-only (refused if others can read it). API keys are stored only as
+# HMAC-SHA256 under a pepper derived from it. Back it up apart from the database.
+master_key_file = "data/master.key"
+
+# [auth]
+# api_key_header = "X-API-Key"    # the header that carries API keys (the default)
+
+# Consumers can also be declared here, for git-managed setups without a database:
+# `rampart keys declare --config FILE --consumer NAME --scopes a,b` prints the entry.
+# [[consumers]]
+# name = "billing"
+# keys = [{ id = "...", hash = "...", scopes = ["orders:read"] }]
+
 [[upstreams]]
 name = "orders"
 url = "http://127.0.0.1:18080"
@@ -51,28 +67,41 @@ connect_timeout = "2s"
 request_timeout = "15s"
 
 # Deny by default: a request that matches no route gets 404, a method not listed 405, and
-# every route must say how callers authenticate.
+# every route must say how callers authenticate (auth = ["none"] makes one public, and
+# `rampart check` and `rampart audit` flag it). A caller without a valid key gets 401; one
+# whose key lacks a scope the route requires gets 403.
 [[routes]]
 name = "orders-read"
 path = "/v1/orders/{id}"
 methods = ["GET"]
 upstream = "orders"
-auth = ["none"]                   # public; `rampart check` and `rampart audit` flag it
+auth = ["api_key"]
+scopes = ["orders:read"]          # all of them required
 
 [[routes]]
 name = "orders-list"
 path = "/v1/orders"
-methods = ["GET", "POST"]
+methods = ["GET"]
 upstream = "orders"
-auth = ["none"]
-cors = { allow_origins = ["https://app.example.com"], allow_methods = ["GET", "POST"], allow_headers = ["content-type"] }
+auth = ["api_key"]
+scopes = ["orders:read"]
+cors = { allow_origins = ["https://app.example.com"], allow_methods = ["GET", "POST"], allow_headers = ["content-type", "x-api-key"] }
+
+[[routes]]
+name = "orders-create"
+path = "/v1/orders"
+methods = ["POST"]
+upstream = "orders"
+auth = ["api_key"]
+scopes = ["orders:write"]
 
 [[routes]]
 name = "users-read"
 path = "/v1/users/{id}"
 methods = ["GET"]
 upstream = "orders"
-auth = ["none"]
+auth = ["api_key"]
+scopes = ["users:read"]
 "#;
 
 pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
@@ -80,7 +109,8 @@ pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
     let certs = dir.join("certs");
     let cert = certs.join("dev-cert.pem");
     let key = certs.join("dev-key.pem");
-    for path in [&config, &cert, &key] {
+    let master = dir.join("data").join("master.key");
+    for path in [&config, &cert, &key, &master] {
         if path.exists() {
             bail!(
                 "{} exists already; init never overwrites files",
@@ -91,15 +121,32 @@ pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&certs)
         .with_context(|| format!("cannot create {}", certs.display()))?;
     write_dev_certificate(&cert, &key)?;
+    write_master_key(&master)?;
     write_new(&config, DEFAULT_CONFIG.as_bytes(), 0o644)?;
     println!("wrote {}", config.display());
+    println!(
+        "wrote {} (owner-only; back it up apart from the database)",
+        master.display()
+    );
     println!(
         "wrote {} and {} (development only: self-signed for localhost)",
         cert.display(),
         key.display()
     );
     println!("next: rampart check --config {}", config.display());
+    println!(
+        "      rampart keys create --config {} --consumer me --scopes orders:read",
+        config.display()
+    );
     Ok(())
+}
+
+/// A fresh master key, readable by the owner only.
+pub(crate) fn write_master_key(path: &Path) -> anyhow::Result<()> {
+    rampart_auth::master::MasterKey::generate()
+        .context("cannot generate a master key")?
+        .write_new(path)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`; the key is readable by the

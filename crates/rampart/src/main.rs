@@ -6,6 +6,7 @@
 
 mod demo;
 mod init;
+mod keys;
 mod run;
 
 use std::path::PathBuf;
@@ -50,6 +51,60 @@ enum Command {
         #[arg(long)]
         tour: bool,
     },
+    /// Create, list, revoke and rotate API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key in the store; it is printed once, alone on the last line.
+    Create {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        consumer: String,
+        /// Comma-separated scopes, e.g. orders:read,orders:write.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// A duration from now (90d) or an RFC 3339 time.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Create a key for a consumer declared in the config file: prints the entry to add.
+    Declare {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        consumer: String,
+        #[arg(long)]
+        scopes: Option<String>,
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// One key a line: id, consumer, scopes, status, expiry, last used.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: keys::Format,
+    },
+    /// Revoke a key; running gateways refuse it within a second.
+    Revoke {
+        id: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Replace a key: the successor is printed once; the old key works for the overlap.
+    Rotate {
+        id: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, default_value = "7d")]
+        overlap: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +121,27 @@ fn main() -> ExitCode {
         Command::Check { config } => return check(&config),
         Command::Init { dir } => init::init(&dir),
         Command::Demo { tour } => demo::demo(tour),
+        Command::Keys { command } => match command {
+            KeysCommand::Create {
+                config,
+                consumer,
+                scopes,
+                expires,
+            } => keys::create(&config, &consumer, scopes.as_deref(), expires.as_deref()),
+            KeysCommand::Declare {
+                config,
+                consumer,
+                scopes,
+                expires,
+            } => keys::declare(&config, &consumer, scopes.as_deref(), expires.as_deref()),
+            KeysCommand::List { config, format } => keys::list(&config, format),
+            KeysCommand::Revoke { id, config } => keys::revoke(&config, &id),
+            KeysCommand::Rotate {
+                id,
+                config,
+                overlap,
+            } => keys::rotate(&config, &id, &overlap),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

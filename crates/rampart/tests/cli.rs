@@ -119,8 +119,22 @@ fn init_writes_a_config_that_checks_and_never_overwrites() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    // Public routes are allowed but always reported.
-    assert!(String::from_utf8_lossy(&check.stderr).contains("warning: routes[0].auth"));
+    // Every default route needs an API key; nothing is public, so nothing is warned about.
+    assert!(
+        !String::from_utf8_lossy(&check.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let master = dir.join("data/master.key");
+    let mode = std::fs::metadata(&master)
+        .expect("master key")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the master key is readable by others: {mode:o}"
+    );
     let before = std::fs::read(&config).expect("read");
     let again = output(&["init", dir.to_str().expect("utf-8")]);
     assert_eq!(again.status.code(), Some(1));
@@ -318,6 +332,10 @@ fn demo_tour_shows_attacks_blocked_by_the_gateway() {
     assert_eq!(crash.matches("LEAKS SECRET").count(), 1, "{crash}");
     let method = row("method the API never meant to expose");
     assert!(method.trim_end().ends_with("405"), "{method}");
+    let anonymous = row("call without credentials");
+    assert!(anonymous.trim_end().ends_with("401"), "{anonymous}");
+    let scope = row("read users with an orders-only key");
+    assert!(scope.trim_end().ends_with("403"), "{scope}");
     let normal = row("a normal read");
     assert!(normal.trim_end().ends_with("200"), "{normal}");
 }

@@ -1,0 +1,312 @@
+//! The authentication and authorization stage, and the key table behind it.
+//!
+//! [`ApiKeys`] holds the in-memory [`KeyTable`] (keys declared in the config, plus every
+//! key of the store) and keeps it in step with the store: a background task polls the
+//! store's revision every 250 ms and reads only the rows that changed, so that a key
+//! created or revoked with `rampart keys` is live within a second, without a restart and
+//! without a database call on the request path. Last-used times are written back in
+//! batches every few seconds.
+//!
+//! [`RouteAuth`] is what one route demands; [`RouteAuth::check`] turns a request's headers
+//! into a decision: the caller's identity, a 401 (one answer for every authentication
+//! failure) or a 403 (authenticated, not allowed).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rampart_auth::api_key::KeyHasher;
+use rampart_auth::keys::{KeyEntry, KeyTable};
+use rampart_auth::master::MasterKey;
+use rampart_config::{AuthMethod, Config, Diagnostic};
+use rampart_store::{KeyRecord, SqliteStore, Store, Timestamp};
+
+use crate::problem::Rejection;
+
+const POLL_EVERY: Duration = Duration::from_millis(250);
+const LAST_USED_EVERY: Duration = Duration::from_secs(5);
+
+/// Now, in seconds since the Unix epoch.
+pub fn now() -> Timestamp {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The API-key hasher for a config: HMAC-SHA256 under the pepper derived from the master
+/// key file of `[store]`.
+pub fn hasher(config: &Config) -> Result<KeyHasher, String> {
+    let store = config
+        .store
+        .as_ref()
+        .ok_or("this config has no [store] section (it holds master_key_file)")?;
+    hasher_from(&store.master_key_file)
+}
+
+fn hasher_from(master_key_file: &Path) -> Result<KeyHasher, String> {
+    let master = MasterKey::load(master_key_file).map_err(|e| e.to_string())?;
+    KeyHasher::new(&master.api_key_pepper()).map_err(|e| e.to_string())
+}
+
+/// Opens the store a config names.
+pub fn open_store(config: &Config) -> Result<SqliteStore, String> {
+    let path = config
+        .store
+        .as_ref()
+        .and_then(|s| s.path.as_deref())
+        .ok_or("this config has no [store] path: keys can only be declared in the file (`rampart keys declare`)")?;
+    SqliteStore::open(path).map_err(|e| e.to_string())
+}
+
+/// How much of the key machinery to bring up: `Check` validates the master key and the
+/// declared keys without creating or opening the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Serve,
+    Check,
+}
+
+pub struct ApiKeys {
+    table: KeyTable,
+    store: Option<Arc<dyn Store>>,
+    revision: AtomicU64,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("table", &self.table)
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKeys {
+    /// The key table for `config`, loaded; `None` when no route accepts API keys and no
+    /// consumer is declared.
+    pub fn build(config: &Config, mode: Mode) -> Result<Option<Arc<ApiKeys>>, Vec<Diagnostic>> {
+        let used = config
+            .routes
+            .iter()
+            .any(|r| r.auth.contains(&AuthMethod::ApiKey));
+        let Some(store_config) = config.store.as_ref() else {
+            return Ok(None);
+        };
+        if !used && config.consumers.is_empty() && store_config.path.is_none() {
+            return Ok(None);
+        }
+        let hasher = hasher_from(&store_config.master_key_file)
+            .map_err(|e| vec![Diagnostic::new("store.master_key_file", e)])?;
+        let declared: Vec<KeyRecord> = config
+            .consumers
+            .iter()
+            .flat_map(|c| {
+                c.keys.iter().map(|k| KeyRecord {
+                    id: k.id.clone(),
+                    consumer: c.name.clone(),
+                    hash: k.hash,
+                    scopes: k.scopes.clone(),
+                    created: 0,
+                    expires: k.expires,
+                    revoked: None,
+                    rotated_from: None,
+                    last_used: None,
+                })
+            })
+            .collect();
+        let table = KeyTable::new(hasher, &declared);
+        let mut revision = 0;
+        let store: Option<Arc<dyn Store>> = match (&store_config.path, mode) {
+            (Some(path), Mode::Serve) => {
+                let store = SqliteStore::open(path)
+                    .map_err(|e| vec![Diagnostic::new("store.path", e.to_string())])?;
+                let all = store
+                    .keys_changed_since(0)
+                    .map_err(|e| vec![Diagnostic::new("store.path", e.to_string())])?;
+                table.apply(&all.keys);
+                revision = all.revision;
+                Some(Arc::new(store))
+            }
+            _ => None,
+        };
+        Ok(Some(Arc::new(ApiKeys {
+            table,
+            store,
+            revision: AtomicU64::new(revision),
+        })))
+    }
+
+    pub fn table(&self) -> &KeyTable {
+        &self.table
+    }
+
+    /// Starts the task that follows the store. It ends by itself when the table is dropped
+    /// (a reload replaced it).
+    pub fn follow_store(self: &Arc<Self>) {
+        if self.store.is_some() {
+            tokio::spawn(follow(Arc::downgrade(self)));
+        }
+    }
+
+    /// One poll: reads what changed since the last one. Returns whether anything did.
+    async fn refresh(&self, store: Arc<dyn Store>) -> Result<bool, String> {
+        let seen = self.revision.load(Ordering::Acquire);
+        let changes = tokio::task::spawn_blocking(move || {
+            let current = store.revision()?;
+            if current == seen {
+                return Ok(None);
+            }
+            // A lower revision means the database was replaced (a restore): read it all.
+            let since = if current < seen { 0 } else { seen };
+            store.keys_changed_since(since).map(Some)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let Some(changes) = changes else {
+            return Ok(false);
+        };
+        self.table.apply(&changes.keys);
+        self.revision.store(changes.revision, Ordering::Release);
+        tracing::info!(
+            revision = changes.revision,
+            changed = changes.keys.len(),
+            "API keys reloaded from the store"
+        );
+        Ok(true)
+    }
+
+    async fn write_last_used(&self, store: Arc<dyn Store>) -> Result<(), String> {
+        let used = self.table.take_last_used();
+        if used.is_empty() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || store.record_last_used(&used))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn follow(keys: Weak<ApiKeys>) {
+    let mut poll = tokio::time::interval(POLL_EVERY);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_write = tokio::time::Instant::now();
+    loop {
+        poll.tick().await;
+        let Some(keys) = keys.upgrade() else { return };
+        let Some(store) = keys.store.clone() else {
+            return;
+        };
+        if let Err(e) = keys.refresh(Arc::clone(&store)).await {
+            // The table keeps serving what it has; the next poll tries again.
+            crate::metrics::store_error("refresh");
+            tracing::warn!(error = %e, "cannot read API keys from the store");
+        }
+        if last_write.elapsed() >= LAST_USED_EVERY {
+            last_write = tokio::time::Instant::now();
+            if let Err(e) = keys.write_last_used(store).await {
+                crate::metrics::store_error("last_used");
+                tracing::warn!(error = %e, "cannot record key last-used times");
+            }
+        }
+    }
+}
+
+/// What a route demands of its callers.
+#[derive(Debug)]
+pub struct RouteAuth {
+    public: bool,
+    api_key: Option<ApiKeyCheck>,
+    scopes: Box<[Box<str>]>,
+}
+
+#[derive(Debug)]
+struct ApiKeyCheck {
+    keys: Arc<ApiKeys>,
+    header: HeaderName,
+    challenge: HeaderValue,
+}
+
+/// Who the caller turned out to be.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub consumer: Arc<str>,
+    pub key_id: Box<str>,
+}
+
+impl RouteAuth {
+    pub fn new(
+        route: &rampart_config::Route,
+        keys: Option<&Arc<ApiKeys>>,
+        header: &HeaderName,
+    ) -> RouteAuth {
+        let api_key = match (route.auth.contains(&AuthMethod::ApiKey), keys) {
+            (true, Some(keys)) => Some(ApiKeyCheck {
+                keys: Arc::clone(keys),
+                header: header.clone(),
+                challenge: challenge(header),
+            }),
+            _ => None,
+        };
+        RouteAuth {
+            public: route.auth.contains(&AuthMethod::None),
+            api_key,
+            scopes: route.scopes.iter().map(|s| s.as_str().into()).collect(),
+        }
+    }
+
+    /// Authenticates and authorizes a request. `Ok(None)` for a public route. Denies when
+    /// the route names no method this gateway could check (deny by default).
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        key_id: &mut Option<Box<str>>,
+    ) -> Result<Option<Caller>, Rejection> {
+        if self.public {
+            return Ok(None);
+        }
+        let Some(check) = &self.api_key else {
+            return Err(Rejection::Forbidden("authz.no_method"));
+        };
+        let unauthorized = |code| Rejection::Unauthorized {
+            code,
+            challenge: check.challenge.clone(),
+        };
+        let mut values = headers.get_all(&check.header).iter();
+        let presented = match (values.next(), values.next()) {
+            (None, _) => return Err(unauthorized("auth.credentials_missing")),
+            (Some(_), Some(_)) => return Err(unauthorized("auth.credentials_ambiguous")),
+            (Some(value), None) => value
+                .to_str()
+                .map_err(|_| unauthorized("auth.key_malformed"))?,
+        };
+        let entry: Arc<KeyEntry> = match check.keys.table().verify(presented.trim(), now()) {
+            Ok(entry) => entry,
+            Err((failure, id)) => {
+                *key_id = id;
+                return Err(unauthorized(failure.code()));
+            }
+        };
+        *key_id = Some(entry.id.clone());
+        if !entry.has_scopes(&self.scopes) {
+            return Err(Rejection::Forbidden("authz.scope_missing"));
+        }
+        Ok(Some(Caller {
+            consumer: Arc::clone(&entry.consumer),
+            key_id: entry.id.clone(),
+        }))
+    }
+}
+
+/// `WWW-Authenticate` for an API-key route: a scheme of its own (RFC 9110 §11.6.1 requires
+/// a challenge on every 401), naming the header to use and nothing else.
+fn challenge(header: &HeaderName) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "ApiKey realm=\"rampart\", header=\"{}\"",
+        header.as_str()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("ApiKey realm=\"rampart\""))
+}
