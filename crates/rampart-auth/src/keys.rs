@@ -229,7 +229,13 @@ mod tests {
         assert!(entry.has_scopes(&["orders:read".into()]));
         assert!(!entry.has_scopes(&["orders:read".into(), "orders:write".into()]));
 
-        let code = |text: &str| t.verify(text, 100).map(|_| ()).expect_err("refused").0.code();
+        let code = |text: &str| {
+            t.verify(text, 100)
+                .map(|_| ())
+                .expect_err("refused")
+                .0
+                .code()
+        };
         assert_eq!(code(revoked.reveal()), "auth.key_revoked");
         assert_eq!(code(expired.reveal()), "auth.key_expired");
         assert_eq!(code(unknown.reveal()), "auth.key_unknown");
@@ -266,7 +272,10 @@ mod tests {
         r.revoked = Some(11);
         t.apply(&[r]);
         assert_eq!(
-            t.verify(other.reveal(), 12).map(|_| ()).expect_err("refused").0,
+            t.verify(other.reveal(), 12)
+                .map(|_| ())
+                .expect_err("refused")
+                .0,
             KeyFailure::Revoked
         );
     }
