@@ -11,5 +11,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api_key;
+pub mod jose;
+pub mod jwk;
+pub mod jwt;
 pub mod keys;
 pub mod master;
