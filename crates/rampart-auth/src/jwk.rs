@@ -191,7 +191,7 @@ impl VerifyingKey {
                 }
                 let e = strip_leading_zeros(e);
                 // 3 <= e, odd, at most 33 bits: what aws-lc-rs accepts and no key needs more.
-                let small = e.len() < 1 || (e.len() == 1 && e[0] < 3);
+                let small = e.is_empty() || (e.len() == 1 && e[0] < 3);
                 if small || e.len() > 5 || e.last().is_some_and(|b| b & 1 == 0) {
                     return Err(JwkError::Invalid("RSA public exponent is not usable"));
                 }

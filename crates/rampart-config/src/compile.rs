@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use crate::duration::parse_duration;
 use crate::{
     AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
-    Diagnostic, Hsts, IpNet, Limits, Log, Route, SecureHeaders, Server, Store, Tls, Upstream,
-    UpstreamScheme, raw,
+    Diagnostic, Hsts, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log, Route,
+    SecureHeaders, Server, Store, Tls, Upstream, UpstreamScheme, raw,
 };
 
 const SECTIONS: &[&str] = &[
@@ -25,13 +25,14 @@ const SECTIONS: &[&str] = &[
     "store",
     "auth",
     "consumers",
+    "jwt_issuers",
     "upstreams",
     "routes",
 ];
 
 /// Sections the product will have (SPEC.md) that this build does not implement yet. A config
 /// that uses them is refused rather than run without the protection it asks for.
-const NOT_YET: &[&str] = &["jwt_issuers", "ratelimit", "abuse"];
+const NOT_YET: &[&str] = &["ratelimit", "abuse"];
 
 /// Request headers that may never be copied into the access log.
 const NEVER_LOGGED_HEADERS: &[&str] = &[
@@ -217,6 +218,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .and_then(|v| ctx.section("auth", v))
         .unwrap_or_default();
     let consumers: Vec<Option<raw::Consumer>> = elements(&mut ctx, &mut table, "consumers");
+    let jwt_issuers: Vec<Option<raw::JwtIssuer>> = elements(&mut ctx, &mut table, "jwt_issuers");
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -228,7 +230,16 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let store = store.map(|s| compile_store(&mut ctx, s, base));
     let auth = compile_auth_section(&mut ctx, auth, &log);
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
+    let jwt_issuers = compile_jwt_issuers(&mut ctx, jwt_issuers, base);
     for (i, route) in routes.iter().enumerate() {
+        if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::Jwt)
+            && jwt_issuers.is_empty()
+        {
+            ctx.error(
+                format!("routes[{i}].auth[{j}]"),
+                "\"jwt\" needs at least one [[jwt_issuers]] entry",
+            );
+        }
         if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::ApiKey)
             && store.is_none()
         {
@@ -249,6 +260,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
             store,
             auth,
             consumers,
+            jwt_issuers,
             warnings: ctx.warnings,
         })
     } else {
@@ -796,8 +808,9 @@ fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthM
         match method.as_str() {
             "none" => auth.push(AuthMethod::None),
             "api_key" if !auth.contains(&AuthMethod::ApiKey) => auth.push(AuthMethod::ApiKey),
-            "api_key" => ctx.error(format!("{key}[{j}]"), "listed twice"),
-            "jwt" | "mtls" | "introspection" => ctx.error(
+            "jwt" if !auth.contains(&AuthMethod::Jwt) => auth.push(AuthMethod::Jwt),
+            "api_key" | "jwt" => ctx.error(format!("{key}[{j}]"), "listed twice"),
+            "mtls" | "introspection" => ctx.error(
                 format!("{key}[{j}]"),
                 format!("\"{method}\" is not available in this build of rampart yet"),
             ),
@@ -961,6 +974,156 @@ fn compile_consumers(
         });
     }
     consumers
+}
+
+fn compile_jwt_issuers(
+    ctx: &mut Ctx,
+    raw: Vec<Option<raw::JwtIssuer>>,
+    base: &Path,
+) -> Vec<JwtIssuer> {
+    let mut seen = HashSet::new();
+    let mut issuers = Vec::new();
+    for (i, raw) in raw.into_iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        let at = |field: &str| format!("jwt_issuers[{i}].{field}");
+        if raw.issuer.is_empty() || raw.issuer.len() > 1024 {
+            ctx.error(at("issuer"), "must be the exact iss value of the tokens");
+        } else if !seen.insert(raw.issuer.clone()) {
+            ctx.error(at("issuer"), format!("{} is configured twice", raw.issuer));
+        }
+        let audiences = raw.audiences.unwrap_or_default();
+        if audiences.is_empty() || audiences.iter().any(String::is_empty) {
+            ctx.error(
+                at("audiences"),
+                "list the audiences this gateway accepts (a token for another API must not pass)",
+            );
+        }
+        let sources = [
+            raw.discovery_url.is_some(),
+            raw.jwks_url.is_some(),
+            raw.jwks_file.is_some(),
+        ];
+        let keys = match (raw.discovery_url, raw.jwks_url, raw.jwks_file) {
+            _ if sources.iter().filter(|s| **s).count() != 1 => {
+                ctx.error(
+                    at("jwks_url"),
+                    "give exactly one of discovery_url, jwks_url and jwks_file",
+                );
+                JwksSource::File(Default::default())
+            }
+            (Some(url), _, _) => {
+                check_fetch_url(ctx, &at("discovery_url"), &url);
+                JwksSource::Discovery(url)
+            }
+            (_, Some(url), _) => {
+                check_fetch_url(ctx, &at("jwks_url"), &url);
+                JwksSource::Url(url)
+            }
+            (_, _, Some(file)) => JwksSource::File(base.join(file)),
+            _ => JwksSource::File(Default::default()),
+        };
+        let mut algorithms = Vec::new();
+        for (j, alg) in raw.algorithms.unwrap_or_default().into_iter().enumerate() {
+            if JWT_ALGORITHMS.contains(&alg.as_str()) {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
+            } else if alg.eq_ignore_ascii_case("none") || alg.to_ascii_uppercase().starts_with("HS")
+            {
+                ctx.error(
+                    format!("jwt_issuers[{i}].algorithms[{j}]"),
+                    format!(
+                        "{alg} is refused: rampart verifies asymmetric signatures only ({})",
+                        JWT_ALGORITHMS.join(", ")
+                    ),
+                );
+            } else {
+                ctx.error(
+                    format!("jwt_issuers[{i}].algorithms[{j}]"),
+                    format!(
+                        "unknown algorithm {alg}; use one of {}",
+                        JWT_ALGORITHMS.join(", ")
+                    ),
+                );
+            }
+        }
+        if algorithms.is_empty() {
+            ctx.error(
+                at("algorithms"),
+                "list the algorithms the issuer signs with, e.g. [\"RS256\"]",
+            );
+        }
+        let leeway = ctx.bounded_duration(
+            at("leeway"),
+            raw.leeway.as_deref(),
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        );
+        let jwks_refresh = ctx.timeout(
+            at("jwks_refresh"),
+            raw.jwks_refresh.as_deref(),
+            Duration::from_secs(300),
+        );
+        if jwks_refresh < Duration::from_secs(10) {
+            ctx.error(
+                at("jwks_refresh"),
+                "at least 10s (the identity provider is not to be hammered)",
+            );
+        }
+        let claim_name = |ctx: &mut Ctx, key: String, name: &str| {
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b));
+            if !ok {
+                ctx.error(key, format!("\"{name}\" is not a claim name"));
+            }
+        };
+        let required_claims = raw.required_claims.unwrap_or_default();
+        for (j, claim) in required_claims.iter().enumerate() {
+            claim_name(ctx, format!("jwt_issuers[{i}].required_claims[{j}]"), claim);
+        }
+        if let Some(roles) = &raw.roles_claim {
+            claim_name(ctx, at("roles_claim"), roles);
+        }
+        let consumer_claim = raw.consumer_claim.unwrap_or_else(|| "sub".to_owned());
+        claim_name(ctx, at("consumer_claim"), &consumer_claim);
+        issuers.push(JwtIssuer {
+            issuer: raw.issuer,
+            audiences,
+            keys,
+            algorithms,
+            leeway,
+            required_claims,
+            roles_claim: raw.roles_claim,
+            consumer_claim,
+            jwks_refresh,
+            ca: raw.ca.map(|c| base.join(c)),
+        });
+    }
+    issuers
+}
+
+/// Keys are fetched over HTTPS; plain HTTP only from the machine itself (loopback), where
+/// no one can sit in the middle.
+fn check_fetch_url(ctx: &mut Ctx, key: &str, url: &str) {
+    if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+        if !loopback {
+            ctx.error(
+                key,
+                "must be https:// (plain http:// is allowed only for loopback addresses)",
+            );
+        }
+    } else if !url.starts_with("https://") || url.len() <= "https://".len() {
+        ctx.error(key, format!("\"{url}\" is not an https:// URL"));
+    }
 }
 
 fn decode_hash(text: &str) -> Option<[u8; 32]> {
@@ -1417,8 +1580,85 @@ mod tests {
     }
 
     #[test]
+    fn jwt_issuers_compile_and_their_mistakes_are_reported() {
+        let issuer = r#"
+            [[jwt_issuers]]
+            issuer = "https://idp.example.com"
+            audiences = ["orders-api"]
+            discovery_url = "https://idp.example.com/.well-known/openid-configuration"
+            algorithms = ["RS256", "ES256"]
+            roles_claim = "realm_access.roles"
+        "#;
+        let text = format!(
+            "{issuer}{}",
+            MINIMAL.replace("[\"none\"]", "[\"api_key\", \"jwt\"]")
+        )
+        .replace(
+            "[[upstreams]]",
+            "[store]\nmaster_key_file = \"m.key\"\n[[upstreams]]",
+        );
+        let config = Config::from_toml_str(&text).expect("valid");
+        let jwt = &config.jwt_issuers[0];
+        assert_eq!(jwt.leeway, Duration::from_secs(30));
+        assert_eq!(jwt.consumer_claim, "sub");
+        assert_eq!(config.routes[0].auth, [AuthMethod::ApiKey, AuthMethod::Jwt]);
+
+        let cases = [
+            (
+                "algorithms = [\"RS256\", \"ES256\"]",
+                "algorithms = [\"HS256\"]",
+                "jwt_issuers[0].algorithms[0]:",
+            ),
+            (
+                "algorithms = [\"RS256\", \"ES256\"]",
+                "algorithms = [\"none\"]",
+                "jwt_issuers[0].algorithms[0]:",
+            ),
+            (
+                "roles_claim",
+                "leeway = \"5m\"\nroles_claim",
+                "jwt_issuers[0].leeway:",
+            ),
+            (
+                "https://idp.example.com/.well-known",
+                "http://idp.example.com/.well-known",
+                "jwt_issuers[0].discovery_url:",
+            ),
+            (
+                "audiences = [\"orders-api\"]",
+                "audiences = []",
+                "jwt_issuers[0].audiences:",
+            ),
+            (
+                "roles_claim",
+                "jwks_file = \"keys.json\"\nroles_claim",
+                "jwt_issuers[0].jwks_url:",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let found = errors(&text.replace(from, to));
+            assert!(
+                found.iter().any(|e| e.starts_with(want)),
+                "{want}: {found:?}"
+            );
+        }
+        // Loopback may use plain http (a local identity provider).
+        let local = text.replace(
+            "https://idp.example.com/.well-known",
+            "http://127.0.0.1:9000/.well-known",
+        );
+        assert!(errors(&local).is_empty(), "{:?}", errors(&local));
+        // A jwt route without any issuer.
+        let found = errors(&MINIMAL.replace("[\"none\"]", "[\"jwt\"]"));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn auth_methods_not_built_yet_are_refused_not_ignored() {
-        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"jwt\"]"));
+        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"mtls\"]"));
         assert!(
             errors.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
             "{errors:?}"

@@ -37,6 +37,8 @@ pub struct Config {
     pub auth: Auth,
     /// Consumers declared in the file (hashed keys only), for git-managed setups.
     pub consumers: Vec<Consumer>,
+    /// Issuers whose JWT access tokens are accepted on `auth = ["jwt"]` routes.
+    pub jwt_issuers: Vec<JwtIssuer>,
     /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
     pub warnings: Vec<Diagnostic>,
 }
@@ -190,6 +192,45 @@ pub enum AuthMethod {
     None,
     /// An API key in the configured header (`X-API-Key` by default).
     ApiKey,
+    /// A JWT access token (`Authorization: Bearer`) from one of `[[jwt_issuers]]`.
+    Jwt,
+}
+
+/// The JWS algorithms an issuer may use. Symmetric (HS*) and `none` are not among them.
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtIssuer {
+    /// The exact `iss` value of its tokens.
+    pub issuer: String,
+    /// A token's `aud` must name one of these.
+    pub audiences: Vec<String>,
+    pub keys: JwksSource,
+    /// Names from [`JWT_ALGORITHMS`].
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf`, `iat`: default 30 s, at most 60 s.
+    pub leeway: Duration,
+    /// Claims that must be present besides `iss`, `aud`, `exp`.
+    pub required_claims: Vec<String>,
+    /// Dot path to the roles (`roles`, `realm_access.roles`).
+    pub roles_claim: Option<String>,
+    /// The claim that names the caller (default `sub`).
+    pub consumer_claim: String,
+    /// How often the JWKS is fetched again (default 5 min); an unknown `kid` also
+    /// triggers a fetch, at most once per 10 s.
+    pub jwks_refresh: Duration,
+    /// Extra CA certificates (PEM) for the identity provider's HTTPS, besides the system's.
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// OpenID Connect discovery: the document's `issuer` must match, its `jwks_uri` is used.
+    Discovery(String),
+    Url(String),
+    File(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

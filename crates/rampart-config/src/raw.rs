@@ -111,6 +111,23 @@ pub(crate) struct Store {
     pub(crate) master_key_file: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JwtIssuer {
+    pub(crate) issuer: String,
+    pub(crate) audiences: Option<Vec<String>>,
+    pub(crate) discovery_url: Option<String>,
+    pub(crate) jwks_url: Option<String>,
+    pub(crate) jwks_file: Option<String>,
+    pub(crate) algorithms: Option<Vec<String>>,
+    pub(crate) leeway: Option<String>,
+    pub(crate) required_claims: Option<Vec<String>>,
+    pub(crate) roles_claim: Option<String>,
+    pub(crate) consumer_claim: Option<String>,
+    pub(crate) jwks_refresh: Option<String>,
+    pub(crate) ca: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Auth {

@@ -18,12 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rampart_auth::api_key::KeyHasher;
-use rampart_auth::keys::{KeyEntry, KeyTable};
+use rampart_auth::keys::KeyTable;
 use rampart_auth::master::MasterKey;
 use rampart_config::{AuthMethod, Config, Diagnostic};
 use rampart_store::{KeyRecord, SqliteStore, Store, Timestamp};
 
+use crate::jwt::JwtIssuers;
 use crate::problem::Rejection;
+use rampart_auth::jwt::Verified;
 
 const POLL_EVERY: Duration = Duration::from_millis(250);
 const LAST_USED_EVERY: Duration = Duration::from_secs(5);
@@ -220,47 +222,122 @@ async fn follow(keys: Weak<ApiKeys>) {
 pub struct RouteAuth {
     public: bool,
     api_key: Option<ApiKeyCheck>,
+    jwt: Option<Arc<JwtIssuers>>,
     scopes: Box<[Box<str>]>,
+    /// `WWW-Authenticate` challenges: when no credential was presented, and when one was.
+    challenge_missing: Arc<[HeaderValue]>,
+    challenge_invalid: Arc<[HeaderValue]>,
 }
 
 #[derive(Debug)]
 struct ApiKeyCheck {
     keys: Arc<ApiKeys>,
     header: HeaderName,
-    challenge: HeaderValue,
 }
 
 /// Who the caller turned out to be.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub consumer: Arc<str>,
-    pub key_id: Box<str>,
+    pub key_id: Option<Box<str>>,
+    /// The verified token, for JWT callers (roles, claims for object rules).
+    pub token: Option<Arc<Verified>>,
+}
+
+/// A presented credential, found in the request headers.
+enum Credential<'a> {
+    ApiKey(&'a str),
+    Bearer(&'a str),
 }
 
 impl RouteAuth {
     pub fn new(
         route: &rampart_config::Route,
         keys: Option<&Arc<ApiKeys>>,
+        jwt: Option<&Arc<JwtIssuers>>,
         header: &HeaderName,
     ) -> RouteAuth {
         let api_key = match (route.auth.contains(&AuthMethod::ApiKey), keys) {
             (true, Some(keys)) => Some(ApiKeyCheck {
                 keys: Arc::clone(keys),
                 header: header.clone(),
-                challenge: challenge(header),
             }),
             _ => None,
         };
+        let jwt = match (route.auth.contains(&AuthMethod::Jwt), jwt) {
+            (true, Some(jwt)) => Some(Arc::clone(jwt)),
+            _ => None,
+        };
+        let mut missing = Vec::new();
+        let mut invalid = Vec::new();
+        if jwt.is_some() {
+            // RFC 6750 §3: no error code when no token was sent; invalid_token and nothing
+            // more when one was.
+            missing.push(HeaderValue::from_static("Bearer realm=\"rampart\""));
+            invalid.push(HeaderValue::from_static(
+                "Bearer realm=\"rampart\", error=\"invalid_token\"",
+            ));
+        }
+        if api_key.is_some() {
+            let value = api_key_challenge(header);
+            missing.push(value.clone());
+            invalid.push(value);
+        }
         RouteAuth {
             public: route.auth.contains(&AuthMethod::None),
             api_key,
+            jwt,
             scopes: route.scopes.iter().map(|s| s.as_str().into()).collect(),
+            challenge_missing: missing.into(),
+            challenge_invalid: invalid.into(),
         }
+    }
+
+    fn unauthorized(&self, code: &'static str, presented: bool) -> Rejection {
+        Rejection::Unauthorized {
+            code,
+            challenges: Arc::clone(if presented {
+                &self.challenge_invalid
+            } else {
+                &self.challenge_missing
+            }),
+        }
+    }
+
+    /// The one credential of a request, among those this route accepts.
+    fn credential<'h>(&self, headers: &'h HeaderMap) -> Result<Option<Credential<'h>>, Rejection> {
+        let mut found = None;
+        let mut count = 0;
+        if let Some(check) = &self.api_key {
+            for value in headers.get_all(&check.header) {
+                count += 1;
+                let text = value
+                    .to_str()
+                    .map_err(|_| self.unauthorized("auth.key_malformed", true))?;
+                found = Some(Credential::ApiKey(text.trim()));
+            }
+        }
+        if self.jwt.is_some() {
+            for value in headers.get_all(http::header::AUTHORIZATION) {
+                count += 1;
+                let token = value
+                    .to_str()
+                    .ok()
+                    .and_then(bearer_token)
+                    .ok_or_else(|| self.unauthorized("auth.bearer_malformed", true))?;
+                found = Some(Credential::Bearer(token));
+            }
+        }
+        if count > 1 {
+            // Two credentials could name two callers; the gateway never picks one.
+            return Err(self.unauthorized("auth.credentials_ambiguous", true));
+        }
+        Ok(found)
     }
 
     /// Authenticates and authorizes a request. `Ok(None)` for a public route. Denies when
     /// the route names no method this gateway could check (deny by default).
-    pub fn check(
+    pub async fn check(
         &self,
         headers: &HeaderMap,
         key_id: &mut Option<Box<str>>,
@@ -268,42 +345,74 @@ impl RouteAuth {
         if self.public {
             return Ok(None);
         }
-        let Some(check) = &self.api_key else {
+        if self.api_key.is_none() && self.jwt.is_none() {
             return Err(Rejection::Forbidden("authz.no_method"));
-        };
-        let unauthorized = |code| Rejection::Unauthorized {
-            code,
-            challenge: check.challenge.clone(),
-        };
-        let mut values = headers.get_all(&check.header).iter();
-        let presented = match (values.next(), values.next()) {
-            (None, _) => return Err(unauthorized("auth.credentials_missing")),
-            (Some(_), Some(_)) => return Err(unauthorized("auth.credentials_ambiguous")),
-            (Some(value), None) => value
-                .to_str()
-                .map_err(|_| unauthorized("auth.key_malformed"))?,
-        };
-        let entry: Arc<KeyEntry> = match check.keys.table().verify(presented.trim(), now()) {
-            Ok(entry) => entry,
-            Err((failure, id)) => {
-                *key_id = id;
-                return Err(unauthorized(failure.code()));
+        }
+        let caller = match self.credential(headers)? {
+            None => return Err(self.unauthorized("auth.credentials_missing", false)),
+            Some(Credential::ApiKey(presented)) => {
+                let Some(check) = &self.api_key else {
+                    return Err(self.unauthorized("auth.credentials_missing", false));
+                };
+                match check.keys.table().verify(presented, now()) {
+                    Ok(entry) => {
+                        *key_id = Some(entry.id.clone());
+                        if !entry.has_scopes(&self.scopes) {
+                            return Err(Rejection::Forbidden("authz.scope_missing"));
+                        }
+                        Caller {
+                            consumer: Arc::clone(&entry.consumer),
+                            key_id: Some(entry.id.clone()),
+                            token: None,
+                        }
+                    }
+                    Err((failure, id)) => {
+                        *key_id = id;
+                        return Err(self.unauthorized(failure.code(), true));
+                    }
+                }
+            }
+            Some(Credential::Bearer(token)) => {
+                let Some(jwt) = &self.jwt else {
+                    return Err(self.unauthorized("auth.credentials_missing", false));
+                };
+                match jwt.verify(token, now()).await {
+                    Ok(verified) => {
+                        if !verified.has_scopes(&self.scopes) {
+                            return Err(Rejection::Forbidden("authz.scope_missing"));
+                        }
+                        Caller {
+                            consumer: Arc::clone(&verified.consumer),
+                            key_id: None,
+                            token: Some(verified),
+                        }
+                    }
+                    Err(failure) => return Err(self.unauthorized(failure.code(), true)),
+                }
             }
         };
-        *key_id = Some(entry.id.clone());
-        if !entry.has_scopes(&self.scopes) {
-            return Err(Rejection::Forbidden("authz.scope_missing"));
-        }
-        Ok(Some(Caller {
-            consumer: Arc::clone(&entry.consumer),
-            key_id: entry.id.clone(),
-        }))
+        Ok(Some(caller))
     }
+
+    /// Does this route consume the `Authorization` header (so it is not forwarded)?
+    pub fn consumes_authorization(&self) -> bool {
+        self.jwt.is_some()
+    }
+}
+
+/// `Bearer <token>`, the scheme case-insensitive (RFC 9110 §11.1), one space or more.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_start_matches(' ');
+    (!token.is_empty() && !token.contains(' ')).then_some(token)
 }
 
 /// `WWW-Authenticate` for an API-key route: a scheme of its own (RFC 9110 §11.6.1 requires
 /// a challenge on every 401), naming the header to use and nothing else.
-fn challenge(header: &HeaderName) -> HeaderValue {
+fn api_key_challenge(header: &HeaderName) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "ApiKey realm=\"rampart\", header=\"{}\"",
         header.as_str()

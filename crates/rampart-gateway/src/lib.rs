@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod headers;
+pub mod jwt;
 pub mod metrics;
 pub mod pipeline;
 pub mod pool;

@@ -124,6 +124,11 @@ pub fn auth_refused(reason: &'static str) {
     counter!("rampart_auth_refusals_total", "reason" => reason).increment(1);
 }
 
+/// A JWKS fetch: `ok`, `failed`, or `throttled` (an unknown kid within the refresh limit).
+pub fn jwks_fetch(result: &'static str) {
+    counter!("rampart_jwks_fetches_total", "result" => result).increment(1);
+}
+
 /// The store could not be read or written (`what`: refresh, last_used).
 pub fn store_error(what: &'static str) {
     counter!("rampart_store_errors_total", "operation" => what).increment(1);

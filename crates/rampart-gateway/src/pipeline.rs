@@ -37,6 +37,7 @@ use crate::auth::{ApiKeys, Mode, RouteAuth};
 use crate::body::{RequestBody, ResponseBody};
 use crate::cors::{CorsDecision, CorsPolicy};
 use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
+use crate::jwt::JwtIssuers;
 use crate::problem::{self, Rejection};
 use crate::proxy::{BodyErrorKind, ProxyError, Upstream};
 use crate::request_id::RequestId;
@@ -79,6 +80,7 @@ pub struct Pipeline {
     logged_headers: Vec<HeaderName>,
     log: Arc<AccessLogger>,
     api_keys: Option<Arc<ApiKeys>>,
+    jwt: Option<Arc<JwtIssuers>>,
     api_key_header: HeaderName,
 }
 
@@ -114,6 +116,7 @@ impl Pipeline {
             return Err(errors);
         }
         let api_keys = ApiKeys::build(&config, mode)?;
+        let jwt = JwtIssuers::build(&config, mode)?;
         let api_key_header = HeaderName::from_bytes(config.auth.api_key_header.as_bytes())
             .map_err(|_| {
                 vec![Diagnostic::new(
@@ -122,7 +125,7 @@ impl Pipeline {
                 )]
             })?;
         let router = Router::build(&config, &upstreams, |route| {
-            RouteAuth::new(route, api_keys.as_ref(), &api_key_header)
+            RouteAuth::new(route, api_keys.as_ref(), jwt.as_ref(), &api_key_header)
         })?;
         Ok(Pipeline {
             security: SecurityHeaders::new(&config.server),
@@ -138,6 +141,7 @@ impl Pipeline {
             router,
             log,
             api_keys,
+            jwt,
             api_key_header,
             config: Arc::new(config),
         })
@@ -148,6 +152,9 @@ impl Pipeline {
     pub fn start_background(&self) {
         if let Some(keys) = &self.api_keys {
             keys.follow_store();
+        }
+        if let Some(jwt) = &self.jwt {
+            jwt.follow_providers();
         }
     }
 
@@ -331,7 +338,11 @@ impl Pipeline {
         }
 
         // Stage 5: authenticate and authorize.
-        let caller = match route.auth.check(request.headers(), &mut record.key_id) {
+        let caller = match route
+            .auth
+            .check(request.headers(), &mut record.key_id)
+            .await
+        {
             Ok(caller) => caller,
             Err(rejection) => {
                 crate::metrics::auth_refused(rejection.code());
@@ -378,6 +389,9 @@ impl Pipeline {
             .headers
             .insert(X_REQUEST_ID, request_id.header_value());
         parts.headers.remove(&self.api_key_header);
+        if route.auth.consumes_authorization() {
+            parts.headers.remove(header::AUTHORIZATION);
+        }
         parts.headers.remove(X_RAMPART_CONSUMER);
         if let Some(caller) = &caller
             && let Ok(name) = HeaderValue::from_str(&caller.consumer)

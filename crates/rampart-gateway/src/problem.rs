@@ -36,7 +36,8 @@ pub enum Rejection {
     /// all with the same answer. The code is for the log only.
     Unauthorized {
         code: &'static str,
-        challenge: HeaderValue,
+        /// `WWW-Authenticate` values, one per accepted scheme.
+        challenges: std::sync::Arc<[HeaderValue]>,
     },
     /// The caller is known but may not do this (missing scope, role, object rule).
     Forbidden(&'static str),
@@ -136,8 +137,10 @@ pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response
         Rejection::MethodNotAllowed { allow } => {
             headers.insert(header::ALLOW, allow.clone());
         }
-        Rejection::Unauthorized { challenge, .. } => {
-            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        Rejection::Unauthorized { challenges, .. } => {
+            for challenge in challenges.iter() {
+                headers.append(header::WWW_AUTHENTICATE, challenge.clone());
+            }
         }
         _ => {}
     }
@@ -183,7 +186,7 @@ mod tests {
             Rejection::CorsDenied,
             Rejection::Unauthorized {
                 code: "x",
-                challenge: HeaderValue::from_static("ApiKey"),
+                challenges: vec![HeaderValue::from_static("ApiKey")].into(),
             },
             Rejection::Forbidden("x"),
             Rejection::NotImplemented("x"),

@@ -19,4 +19,5 @@ pub fn corpora_dir() -> PathBuf {
 }
 
 pub mod client;
+pub mod oidc;
 pub mod upstream;
