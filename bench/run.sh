@@ -2,11 +2,18 @@
 # rampart vs nginx vs HAProxy, side by side, in one run.
 #
 # Every proxy runs ONE worker thread in front of the same trivial upstream (a separate nginx
-# instance answering a fixed ~50-byte JSON body), in two configurations:
+# instance answering a fixed ~50-byte JSON body), in these configurations:
 #   plain     plaintext listener, keep-alive to the upstream, access log off
 #   hardened  + security headers (nosniff, X-Frame-Options, Referrer-Policy, Cache-Control
 #             no-store, CSP), request id, X-Forwarded-For, 1 MiB request body limit, JSON
 #             access log to a file under bench/out
+#   secured   hardened + an API key (X-API-Key) checked with a scope (orders:read): nginx by
+#             map, HAProxy by ACL and map file, rampart by its key store (10 keys); nginx and
+#             HAProxy also carry a per-IP rate limit set too high to trigger
+# and, for rampart alone (their ratio is to rampart's secured row):
+#   secured-1m  secured with 1,000,000 keys in the store (authentication cost vs store size)
+#   jwt-rs256   hardened + a JWT access token (RS256, JWKS file) checked with the scope
+#   jwt-es256   the same with ES256
 # Proxies and the upstream are pinned to CPU 0, wrk to CPU 1. After a warm-up, the runs are
 # interleaved (ROUNDS rounds x 3 targets x 2 configs, order rotated per round) and the script
 # reports, per target and config, the medians of req/s, p50, p99 and server CPU microseconds
@@ -40,13 +47,14 @@ RAMPART="$REPO/target/release/rampart"
 CLK_TCK=$(getconf CLK_TCK)
 
 UPSTREAM_PORT=$BASE_PORT
-declare -A PORT=(
-    [nginx/plain]=$((BASE_PORT + 1)) [nginx/hardened]=$((BASE_PORT + 2))
-    [haproxy/plain]=$((BASE_PORT + 3)) [haproxy/hardened]=$((BASE_PORT + 4))
-    [rampart/plain]=$((BASE_PORT + 5)) [rampart/hardened]=$((BASE_PORT + 6))
-)
 TARGETS=(nginx haproxy rampart)
-CONFIGS=(plain hardened)
+read -r -a CONFIGS <<<"${CONFIGS:-plain hardened secured}"
+read -r -a RAMPART_ONLY <<<"${RAMPART_ONLY-secured-1m jwt-rs256 jwt-es256}"
+declare -A PORT=()
+next_port=$((BASE_PORT + 1))
+assign_port() { PORT[$1]=$next_port; next_port=$((next_port + 1)); }
+for cfg in "${CONFIGS[@]}"; do for t in nginx haproxy rampart; do assign_port "$t/$cfg"; done; done
+for cfg in "${RAMPART_ONLY[@]}"; do assign_port "rampart/$cfg"; done
 BODY='{"id":42,"name":"widget","price":9.99,"in_stock":true}'
 CSP="default-src 'none'; frame-ancestors 'none'"
 
@@ -99,12 +107,18 @@ if [[ -n ${RAMPART_B:-} ]]; then
     [[ -x $RAMPART_B ]] || die "RAMPART_B=$RAMPART_B is not an executable"
     TARGETS+=(rampart-b); RAMPARTS+=(rampart-b)
     BIN[rampart-b]=$RAMPART_B
-    PORT[rampart-b/plain]=$((BASE_PORT + 7)); PORT[rampart-b/hardened]=$((BASE_PORT + 8))
+    for cfg in "${CONFIGS[@]}" "${RAMPART_ONLY[@]}"; do assign_port "rampart-b/$cfg"; done
 fi
+# Every (config, target) pair measured.
+COMBOS=()
+for cfg in "${CONFIGS[@]}"; do for t in "${TARGETS[@]}"; do COMBOS+=("$cfg $t"); done; done
+for cfg in "${RAMPART_ONLY[@]}"; do for t in "${RAMPARTS[@]}"; do COMBOS+=("$cfg $t"); done; done
+# Admin listeners of the rampart instances sit 1000 ports above their data ports.
+(( next_port + 1000 < 65536 )) || die "BASE_PORT too high"
 
 # ---------------------------------------------------------------- processes ------------
-rm -rf "$OUT"/{conf,wrk,logs,headers} "$OUT"/results.csv "$OUT"/summary.md
-mkdir -p "$OUT"/{conf,wrk,logs,headers}
+rm -rf "$OUT"/{conf,wrk,logs,headers,keys} "$OUT"/results.csv "$OUT"/summary.md
+mkdir -p "$OUT"/{conf,wrk,logs,headers,keys}
 declare -A PID=()          # name -> pid of the process we started
 STARTED=()
 
@@ -171,6 +185,39 @@ cpu_busy() {
     awk -v c="cpu$1" '$1 == c { idle = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; print t - idle, idle }' /proc/stat
 }
 
+# ---------------------------------------------------------------- keys -----------------
+# One master key (rampart init), a store with the bench key plus 9 random ones, a copy of
+# it grown to 1,000,000 keys, and a JWKS file with RS256 and ES256 tokens for it.
+KEYS="$OUT/keys"
+make_keys() {
+    "$RAMPART" init "$KEYS/init" >/dev/null
+    local cfg="$KEYS/store.toml"
+    printf '[store]\npath = "small.db"\nmaster_key_file = "init/data/master.key"\n' >"$cfg"
+    API_KEY=$("$RAMPART" keys create --config "$cfg" --consumer bench --scopes orders:read | tail -1)
+    [[ $API_KEY == rmpt_* ]] || die "rampart keys create did not print a key"
+    python3 "$BENCH_DIR/mint.py" fill "$KEYS/small.db" 9 >/dev/null
+    if [[ " ${RAMPART_ONLY[*]} " == *" secured-1m "* ]]; then
+        python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+            "$KEYS/small.db" "$KEYS/large.db"
+        log "filling a store with 1,000,000 keys"
+        python3 "$BENCH_DIR/mint.py" fill "$KEYS/large.db" 999990 >/dev/null
+    fi
+    python3 "$BENCH_DIR/mint.py" jwt "$KEYS/jwt" >/dev/null
+    RS256_TOKEN=$(cat "$KEYS/jwt/rs256.token")
+    ES256_TOKEN=$(cat "$KEYS/jwt/es256.token")
+}
+make_keys
+
+# The header each config's requests carry: its credential.
+credential() {
+    case $1 in
+        secured|secured-1m) echo "X-API-Key: $API_KEY" ;;
+        jwt-rs256) echo "Authorization: Bearer $RS256_TOKEN" ;;
+        jwt-es256) echo "Authorization: Bearer $ES256_TOKEN" ;;
+        *) echo "X-Bench: none" ;;
+    esac
+}
+
 # ---------------------------------------------------------------- configs --------------
 nginx_common() {
     cat <<EOF
@@ -233,7 +280,7 @@ EOF
     server_tokens off;
     client_max_body_size 1m;
     log_format jsonl escape=json '{"time":"\$time_iso8601","request_id":"\$request_id","client_ip":"\$remote_addr","protocol":"\$server_protocol","method":"\$request_method","path":"\$uri","status":\$status,"duration_ms":\$request_time,"upstream_ms":"\$upstream_response_time","bytes_in":\$request_length,"bytes_out":\$bytes_sent,"user_agent":"\$http_user_agent"}';
-    access_log $OUT/access-nginx.log jsonl buffer=64k flush=1s;
+    access_log $OUT/access-nginx-hardened.log jsonl buffer=64k flush=1s;
     upstream backend {
         server 127.0.0.1:$UPSTREAM_PORT;
         keepalive 64;
@@ -260,6 +307,24 @@ EOF
 }
 EOF
     } >"$c/nginx-hardened.conf"
+
+    if [[ -n ${PORT[nginx/secured]:-} ]]; then
+        mkdir -p "$OUT/logs/nginx-secured.tmp"
+        # secured = hardened + the API key by map (with its scopes) + a rate limit never reached.
+        awk -v port="${PORT[nginx/secured]}" -v hport="${PORT[nginx/hardened]}" -v key="$API_KEY" '
+            { gsub("nginx-hardened", "nginx-secured"); gsub("access-nginx-hardened.log", "access-nginx-secured.log") }
+            $1 == "listen" && index($0, hport) { sub(hport, port) }
+            /^    upstream backend \{/ {
+                print "    map $http_x_api_key $api_scopes { default \"\"; \"" key "\" \"orders:read\"; }"
+                print "    limit_req_zone $binary_remote_addr zone=perip:10m rate=100000000r/s;"
+            }
+            { print }
+            /^        location \/ \{/ {
+                print "            limit_req zone=perip burst=100000000 nodelay;"
+                print "            if ($api_scopes = \"\") { return 401; }"
+                print "            if ($api_scopes !~ \"(^| )orders:read( |$)\") { return 403; }"
+            }' "$c/nginx-hardened.conf" >"$c/nginx-secured.conf"
+    fi
 
     local haproxy_common
     haproxy_common=$(cat <<EOF
@@ -317,9 +382,34 @@ backend be
     server up 127.0.0.1:$UPSTREAM_PORT
 EOF
 
-    local cfg access r
-    for r in "${RAMPARTS[@]}"; do for cfg in plain hardened; do
-        if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-$r.log"; fi
+    if [[ -n ${PORT[haproxy/secured]:-} ]]; then
+        printf '%s orders:read\n' "$API_KEY" >"$c/haproxy-keys.map"
+        awk -v port="${PORT[haproxy/secured]}" -v hport="${PORT[haproxy/hardened]}" -v map="$c/haproxy-keys.map" '
+            $1 == "bind" { sub(hport, port) }
+            $1 == "default_backend" {
+                print "    stick-table type ip size 100k expire 10s store http_req_rate(10s)"
+                print "    http-request track-sc0 src"
+                print "    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }"
+                print "    http-request set-var(txn.scopes) req.hdr(x-api-key),map(" map ")"
+                print "    http-request deny deny_status 401 unless { var(txn.scopes) -m found }"
+                print "    http-request deny deny_status 403 unless { var(txn.scopes) -m reg (^|\\ )orders:read(\\ |$) }"
+            }
+            { print }' "$c/haproxy-hardened.cfg" >"$c/haproxy-secured.cfg"
+    fi
+
+    local cfg access r auth extra db
+    for r in "${RAMPARTS[@]}"; do for cfg in "${CONFIGS[@]}" "${RAMPART_ONLY[@]}"; do
+        if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-$r-$cfg.log"; fi
+        auth='auth = ["none"]'; extra=""
+        case $cfg in
+            secured|secured-1m)
+                auth=$'auth = ["api_key"]\nscopes = ["orders:read"]'
+                db=small.db; [[ $cfg == secured-1m ]] && db=large.db
+                extra=$(printf '[store]\npath = "%s"\nmaster_key_file = "%s"' "$KEYS/$db" "$KEYS/init/data/master.key") ;;
+            jwt-*)
+                auth=$'auth = ["jwt"]\nscopes = ["orders:read"]'
+                extra=$(printf '[[jwt_issuers]]\nissuer = "https://bench.rampart"\naudiences = ["bench"]\njwks_file = "%s"\nalgorithms = ["RS256", "ES256"]' "$KEYS/jwt/jwks.json") ;;
+        esac
         cat >"$c/$r-$cfg.toml" <<EOF
 [server]
 listen = "127.0.0.1:${PORT[$r/$cfg]}"
@@ -338,76 +428,85 @@ level = "warn"
 name = "bench"
 url = "http://127.0.0.1:$UPSTREAM_PORT"
 
+$extra
+
 [[routes]]
 name = "all"
 path = "/{*rest}"
 upstream = "bench"
-auth = ["none"]
+$auth
 EOF
     done; done
 }
 
 write_configs
 rm -f "$OUT"/access-*.log
-for t in "${TARGETS[@]}"; do : >"$OUT/access-$t.log"; done
+for combo in "${COMBOS[@]}"; do read -r cfg t <<<"$combo"; : >"$OUT/access-$t-$cfg.log"; done
 
 log "checking configs"
 nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/upstream.nginx.conf"
-nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-plain.conf"
-nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-hardened.conf"
-haproxy -c -q -f "$OUT/conf/haproxy-plain.cfg"
-haproxy -c -q -f "$OUT/conf/haproxy-hardened.cfg"
-for r in "${RAMPARTS[@]}"; do for cfg in "${CONFIGS[@]}"; do
-    "${BIN[$r]}" check --config "$OUT/conf/$r-$cfg.toml" >>"$OUT/logs/rampart-check.log" 2>&1 \
-        || die "$r check failed: $(cat "$OUT/logs/rampart-check.log")"
-done; done
+for combo in "${COMBOS[@]}"; do
+    read -r cfg t <<<"$combo"
+    case $t in
+        nginx) nginx -t -q -e "$OUT/logs/nginx-check.log" -c "$OUT/conf/nginx-$cfg.conf" ;;
+        haproxy) haproxy -c -q -f "$OUT/conf/haproxy-$cfg.cfg" ;;
+        *) "${BIN[$t]}" check --config "$OUT/conf/$t-$cfg.toml" >>"$OUT/logs/rampart-check.log" 2>&1 \
+            || die "$t check failed: $(cat "$OUT/logs/rampart-check.log")" ;;
+    esac
+done
 
 log "starting upstream and proxies (pinned to CPU $PROXY_CPU)"
 start upstream "$UPSTREAM_PORT" nginx -e "$OUT/logs/upstream.error.log" -c "$OUT/conf/upstream.nginx.conf"
-for cfg in "${CONFIGS[@]}"; do
-    start "nginx/$cfg" "${PORT[nginx/$cfg]}" nginx -e "$OUT/logs/nginx-$cfg.error.log" -c "$OUT/conf/nginx-$cfg.conf"
-    if [[ $cfg == hardened ]]; then
-        # Its stdout is the access log.
-        port_open "${PORT[haproxy/$cfg]}" && die "127.0.0.1:${PORT[haproxy/$cfg]} is already in use (set BASE_PORT)"
-        taskset -c "$PROXY_CPU" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg" \
-            >"$OUT/access-haproxy.log" 2>"$OUT/logs/haproxy-$cfg.stderr" &
-        PID[haproxy/$cfg]=$!; STARTED+=($!)
-        for _ in $(seq 100); do port_open "${PORT[haproxy/$cfg]}" && break; sleep 0.1; done
-        port_open "${PORT[haproxy/$cfg]}" || die "haproxy/$cfg did not start: $(tail -5 "$OUT/logs/haproxy-$cfg.stderr")"
-    else
-        start "haproxy/$cfg" "${PORT[haproxy/$cfg]}" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg"
-    fi
-    for r in "${RAMPARTS[@]}"; do
-        start "$r/$cfg" "${PORT[$r/$cfg]}" "${BIN[$r]}" run --config "$OUT/conf/$r-$cfg.toml"
-    done
+for combo in "${COMBOS[@]}"; do
+    read -r cfg t <<<"$combo"
+    case $t/$cfg in
+        nginx/*) start "nginx/$cfg" "${PORT[nginx/$cfg]}" nginx -e "$OUT/logs/nginx-$cfg.error.log" -c "$OUT/conf/nginx-$cfg.conf" ;;
+        haproxy/plain) start "haproxy/$cfg" "${PORT[haproxy/$cfg]}" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg" ;;
+        haproxy/*)
+            # Its stdout is the access log.
+            port_open "${PORT[haproxy/$cfg]}" && die "127.0.0.1:${PORT[haproxy/$cfg]} is already in use (set BASE_PORT)"
+            taskset -c "$PROXY_CPU" haproxy -db -f "$OUT/conf/haproxy-$cfg.cfg" \
+                >"$OUT/access-haproxy-$cfg.log" 2>"$OUT/logs/haproxy-$cfg.stderr" &
+            PID[haproxy/$cfg]=$!; STARTED+=($!)
+            for _ in $(seq 100); do port_open "${PORT[haproxy/$cfg]}" && break; sleep 0.1; done
+            port_open "${PORT[haproxy/$cfg]}" || die "haproxy/$cfg did not start: $(tail -5 "$OUT/logs/haproxy-$cfg.stderr")" ;;
+        *) start "$t/$cfg" "${PORT[$t/$cfg]}" "${BIN[$t]}" run --config "$OUT/conf/$t-$cfg.toml" ;;
+    esac
 done
 
 declare -A PIDS=()
 PIDS[upstream]=$(tree_pids "${PID[upstream]}")
-for t in "${TARGETS[@]}"; do for cfg in "${CONFIGS[@]}"; do
+for combo in "${COMBOS[@]}"; do
+    read -r cfg t <<<"$combo"
     PIDS[$t/$cfg]=$(tree_pids "${PID[$t/$cfg]}")
-done; done
+done
 
 # ---------------------------------------------------------------- sanity ---------------
-log "sanity: status, headers, 413 past 1 MiB"
+log "sanity: status, headers, 413 past 1 MiB, 401 without the credential"
 big="$OUT/logs/2MiB.bin"
 head -c $((2 * 1024 * 1024)) /dev/zero >"$big"
-for t in "${TARGETS[@]}"; do for cfg in "${CONFIGS[@]}"; do
+for combo in "${COMBOS[@]}"; do
+    read -r cfg t <<<"$combo"
     url="http://127.0.0.1:${PORT[$t/$cfg]}$URL_PATH"
-    curl -sS -D "$OUT/headers/$t-$cfg.txt" -o "$OUT/headers/$t-$cfg.body" "$url"
+    cred=$(credential "$cfg")
+    if [[ $cfg != plain && $cfg != hardened ]]; then
+        anon=$(curl -sS -o /dev/null -w '%{http_code}' "$url")
+        [[ $anon == 401 ]] || die "$t/$cfg: a request without the credential got $anon, not 401"
+    fi
+    curl -sS -H "$cred" -D "$OUT/headers/$t-$cfg.txt" -o "$OUT/headers/$t-$cfg.body" "$url"
     status=$(head -1 "$OUT/headers/$t-$cfg.txt" | awk '{print $2}')
     [[ $status == 200 ]] || die "$t/$cfg answered $status, not 200 (see $OUT/headers/$t-$cfg.txt)"
     cmp -s <(printf '%s' "$BODY") "$OUT/headers/$t-$cfg.body" || die "$t/$cfg: body differs from the upstream's"
     big_status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
-        --data-binary @"$big" "$url" || true)
+        -H "$cred" --data-binary @"$big" "$url" || true)
     echo "$t/$cfg POST 2 MiB -> $big_status" >>"$OUT/headers/body-limit.txt"
-    if [[ $cfg == hardened ]]; then
+    if [[ $cfg != plain ]]; then
         for h in x-content-type-options x-frame-options referrer-policy cache-control content-security-policy; do
             grep -qi "^$h:" "$OUT/headers/$t-$cfg.txt" || die "$t/$cfg: response lacks $h"
         done
         [[ $big_status == 413 ]] || die "$t/$cfg: 2 MiB body got $big_status, not 413"
     fi
-done; done
+done
 
 # ---------------------------------------------------------------- measure --------------
 to_us() { # wrk latency ("812.00us", "1.23ms", "1.01s", "2.00m") -> microseconds
@@ -423,12 +522,12 @@ run_one() {
     local round=$1 cfg=$2 t=$3 secs=$4 key="$2-$3"
     local port=${PORT[$t/$cfg]} raw="$OUT/wrk/r$1-$cfg-$t.txt"
     local c0 c1 u0 u1 b0 b1 l0=0 l1=0 alog=""
-    [[ $cfg == hardened ]] && alog="$OUT/access-$t.log"
+    [[ $cfg != plain ]] && alog="$OUT/access-$t-$cfg.log"
     # shellcheck disable=SC2086
     c0=$(cpu_ticks ${PIDS[$t/$cfg]}); u0=$(cpu_ticks ${PIDS[upstream]})
     read -r -a b0 <<<"$(cpu_busy "$PROXY_CPU") $(cpu_busy "$CLIENT_CPU")"
     [[ -n $alog ]] && l0=$(wc -l <"$alog")
-    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency -H "$(credential "$cfg")" \
         "http://127.0.0.1:$port$URL_PATH" >"$raw" 2>&1 || die "wrk failed on $t/$cfg: $(cat "$raw")"
     # shellcheck disable=SC2086
     c1=$(cpu_ticks ${PIDS[$t/$cfg]}); u1=$(cpu_ticks ${PIDS[upstream]})
@@ -460,10 +559,8 @@ run_one() {
 echo "round,config,target,requests,rps,p50_us,p99_us,proxy_cpu_us,cpu_us_per_req,upstream_cpu_us_per_req,non2xx,socket_errors,cpu${PROXY_CPU}_busy_pct,cpu${CLIENT_CPU}_busy_pct,access_log_lines" >"$OUT/results.csv"
 
 log "warm-up: ${WARMUP}s per target and config"
-for cfg in "${CONFIGS[@]}"; do for t in "${TARGETS[@]}"; do run_one 0 "$cfg" "$t" "$WARMUP"; done; done
+for combo in "${COMBOS[@]}"; do read -r cfg t <<<"$combo"; run_one 0 "$cfg" "$t" "$WARMUP"; done
 
-COMBOS=()
-for cfg in "${CONFIGS[@]}"; do for t in "${TARGETS[@]}"; do COMBOS+=("$cfg $t"); done; done
 n=${#COMBOS[@]}
 log "measuring: $ROUNDS rounds x $n runs x ${DURATION}s, order rotated per round"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -480,11 +577,15 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
 col() { awk -F, -v cfg="$1" -v t="$2" -v c="$3" 'NR > 1 && $2 == cfg && $3 == t { print $c }' "$OUT/results.csv" | median; }
 
 {
-    echo "| config | target | req/s | p50 ms | p99 ms | CPU µs/req | req/s ÷ nginx | CPU/req ÷ nginx | p99 ÷ nginx | errors |"
+    echo "| config | target | req/s | p50 ms | p99 ms | CPU µs/req | req/s ÷ base | CPU/req ÷ base | p99 ÷ base | errors |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for cfg in "${CONFIGS[@]}"; do
-        base_rps=$(col "$cfg" nginx 5); base_cpu=$(col "$cfg" nginx 9); base_p99=$(col "$cfg" nginx 7)
+    for cfg in "${CONFIGS[@]}" "${RAMPART_ONLY[@]}"; do
+        # The base is nginx in the same config; rampart-only configs compare to rampart secured.
+        bcfg=$cfg; bt=nginx
+        [[ -n ${PORT[nginx/$cfg]:-} ]] || { bcfg=secured; bt=rampart; }
+        base_rps=$(col "$bcfg" "$bt" 5); base_cpu=$(col "$bcfg" "$bt" 9); base_p99=$(col "$bcfg" "$bt" 7)
         for t in "${TARGETS[@]}"; do
+            [[ -n ${PORT[$t/$cfg]:-} ]] || continue
             rps=$(col "$cfg" "$t" 5); p50=$(col "$cfg" "$t" 6); p99=$(col "$cfg" "$t" 7); cpu=$(col "$cfg" "$t" 9)
             errs=$(awk -F, -v cfg="$cfg" -v t="$t" 'NR > 1 && $2 == cfg && $3 == t { s += $11 + $12 } END { print s + 0 }' "$OUT/results.csv")
             awk -v cfg="$cfg" -v t="$t" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v cpu="$cpu" -v br="$base_rps" \
@@ -495,10 +596,13 @@ col() { awk -F, -v cfg="$1" -v t="$2" -v c="$3" 'NR > 1 && $2 == cfg && $3 == t 
     done
     echo
     echo "Medians of $ROUNDS interleaved rounds of ${DURATION}s (wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPU; proxy + upstream on CPU $PROXY_CPU)."
+    echo "Base: nginx in the same config; for ${RAMPART_ONLY[*]:-(none)}: rampart secured."
     echo "Upstream CPU µs/req (median, all runs): $(awk -F, 'NR > 1 { print $10 }' "$OUT/results.csv" | median)."
-    echo "Access-log lines written vs requests (hardened, all rounds):"
-    for t in "${TARGETS[@]}"; do
-        awk -F, -v t="$t" 'NR > 1 && $2 == "hardened" && $3 == t { r += $4; l += $15 } END { printf "%s %d/%d; ", t, l, r }' "$OUT/results.csv"
+    echo "Access-log lines written vs requests (all logged configs, all rounds):"
+    for combo in "${COMBOS[@]}"; do
+        read -r cfg t <<<"$combo"
+        [[ $cfg == plain ]] && continue
+        awk -F, -v t="$t" -v cfg="$cfg" 'NR > 1 && $2 == cfg && $3 == t { r += $4; l += $15 } END { printf "%s/%s %d/%d; ", t, cfg, l, r }' "$OUT/results.csv"
     done
     echo
 } | tee "$OUT/summary.md"
