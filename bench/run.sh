@@ -315,6 +315,7 @@ EOF
             { gsub("nginx-hardened", "nginx-secured"); gsub("access-nginx-hardened.log", "access-nginx-secured.log") }
             $1 == "listen" && index($0, hport) { sub(hport, port) }
             /^    upstream backend \{/ {
+                print "    map_hash_bucket_size 128;"
                 print "    map $http_x_api_key $api_scopes { default \"\"; \"" key "\" \"orders:read\"; }"
                 print "    limit_req_zone $binary_remote_addr zone=perip:10m rate=100000000r/s;"
             }

@@ -93,6 +93,14 @@ impl From<JwsError> for JwtFailure {
     }
 }
 
+/// The cache key of a token: its SHA-256.
+pub fn token_id(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut id = [0u8; 32];
+    id.copy_from_slice(digest.as_ref());
+    id
+}
+
 /// The `iss` of a token, read without verifying anything: only to pick which issuer's
 /// keys and policy to verify it with. Nothing else is taken from an unverified token.
 pub fn claimed_issuer(token: &str) -> Option<String> {
@@ -148,9 +156,22 @@ impl Issuer {
 
     /// Verifies `token` at `now` (seconds since the epoch).
     pub fn verify(&self, token: &str, now: i64) -> Result<Arc<Verified>, JwtFailure> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut id = [0u8; 32];
-        id.copy_from_slice(digest.as_ref());
+        self.verify_with_id(token, &token_id(token), now)
+    }
+
+    /// A verification of the token with this [`token_id`] still in the cache, if any.
+    pub fn cached(&self, id: &[u8; 32], now: i64) -> Option<Arc<Verified>> {
+        self.cache.get(id, now).ok()
+    }
+
+    /// [`Issuer::verify`] for a token whose [`token_id`] the caller has computed already.
+    pub fn verify_with_id(
+        &self,
+        token: &str,
+        id: &[u8; 32],
+        now: i64,
+    ) -> Result<Arc<Verified>, JwtFailure> {
+        let id = *id;
         let generation = match self.cache.get(&id, now) {
             Ok(hit) => return Ok(hit),
             Err(generation) => generation,

@@ -20,6 +20,8 @@ pub struct KeyEntry {
     pub id: Box<str>,
     pub consumer: Arc<str>,
     pub scopes: Box<[Box<str>]>,
+    /// The consumer's roles.
+    pub roles: Box<[Box<str>]>,
     hash: KeyHash,
     expires: Option<Timestamp>,
     revoked: bool,
@@ -32,6 +34,7 @@ impl KeyEntry {
             id: record.id.as_str().into(),
             consumer: record.consumer.as_str().into(),
             scopes: record.scopes.iter().map(|s| s.as_str().into()).collect(),
+            roles: record.roles.iter().map(|s| s.as_str().into()).collect(),
             hash: KeyHash(record.hash),
             expires: record.expires,
             revoked: record.revoked.is_some(),
@@ -208,6 +211,7 @@ mod tests {
             revoked: None,
             rotated_from: None,
             last_used: None,
+            roles: Vec::new(),
         }
     }
 

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 
 use crate::duration::parse_duration;
 use crate::{
-    AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
-    Diagnostic, Hsts, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log, Route,
-    SecureHeaders, Server, Store, Tls, Upstream, UpstreamScheme, raw,
+    Abuse, AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
+    Diagnostic, Hsts, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log, Owner, Route,
+    SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme, raw,
 };
 
 const SECTIONS: &[&str] = &[
@@ -26,13 +26,14 @@ const SECTIONS: &[&str] = &[
     "auth",
     "consumers",
     "jwt_issuers",
+    "abuse",
     "upstreams",
     "routes",
 ];
 
 /// Sections the product will have (SPEC.md) that this build does not implement yet. A config
 /// that uses them is refused rather than run without the protection it asks for.
-const NOT_YET: &[&str] = &["ratelimit", "abuse"];
+const NOT_YET: &[&str] = &["ratelimit"];
 
 /// Request headers that may never be copied into the access log.
 const NEVER_LOGGED_HEADERS: &[&str] = &[
@@ -219,6 +220,10 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .unwrap_or_default();
     let consumers: Vec<Option<raw::Consumer>> = elements(&mut ctx, &mut table, "consumers");
     let jwt_issuers: Vec<Option<raw::JwtIssuer>> = elements(&mut ctx, &mut table, "jwt_issuers");
+    let abuse: raw::Abuse = table
+        .remove("abuse")
+        .and_then(|v| ctx.section("abuse", v))
+        .unwrap_or_default();
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -231,6 +236,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let auth = compile_auth_section(&mut ctx, auth, &log);
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
     let jwt_issuers = compile_jwt_issuers(&mut ctx, jwt_issuers, base);
+    let abuse = compile_abuse(&mut ctx, abuse);
     for (i, route) in routes.iter().enumerate() {
         if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::Jwt)
             && jwt_issuers.is_empty()
@@ -261,6 +267,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
             auth,
             consumers,
             jwt_issuers,
+            abuse,
             warnings: ctx.warnings,
         })
     } else {
@@ -767,6 +774,56 @@ fn compile_routes(
                 "a public route has no caller to hold scopes; remove them or require authentication",
             );
         }
+        let roles = scope_list(ctx, &key("roles"), route.roles);
+        let step_up = route.step_up.map(|s| {
+            let acr = scope_list(ctx, &key("step_up.acr"), s.acr);
+            let amr = scope_list(ctx, &key("step_up.amr"), s.amr);
+            if acr.is_empty() && amr.is_empty() {
+                ctx.error(
+                    key("step_up"),
+                    "name the acr values or amr methods that satisfy it",
+                );
+            }
+            StepUp { acr, amr }
+        });
+        let owner = route.owner.map(|o| {
+            let param_ok = route
+                .path
+                .split('/')
+                .any(|seg| seg == format!("{{{}}}", o.param) || seg == format!("{{*{}}}", o.param));
+            if !param_ok {
+                ctx.error(
+                    key("owner.param"),
+                    format!("the path {} has no parameter {{{}}}", route.path, o.param),
+                );
+            }
+            if o.claim.is_empty()
+                || !o
+                    .claim
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+            {
+                ctx.error(key("owner.claim"), "is not a claim name");
+            }
+            Owner {
+                param: o.param,
+                claim: o.claim,
+                unless_roles: scope_list(ctx, &key("owner.unless_roles"), o.unless_roles),
+            }
+        });
+        let public = auth.contains(&AuthMethod::None);
+        if public && (!roles.is_empty() || step_up.is_some() || owner.is_some()) {
+            ctx.error(
+                key("auth"),
+                "a public route has no caller for roles, step_up or owner rules to check",
+            );
+        }
+        if step_up.is_some() && !auth.contains(&AuthMethod::Jwt) {
+            ctx.error(
+                key("step_up"),
+                "step-up is read from a token's acr/amr claims: the route must accept \"jwt\"",
+            );
+        }
         let cors = route.cors.map(|c| compile_cors(ctx, &key("cors"), c));
         routes.push(Route {
             name: route.name,
@@ -775,6 +832,9 @@ fn compile_routes(
             upstream: upstream.unwrap_or(0),
             auth,
             scopes,
+            roles,
+            step_up,
+            owner,
             pass_upstream_errors: route.pass_upstream_errors.unwrap_or(false),
             cors,
         });
@@ -968,12 +1028,47 @@ fn compile_consumers(
                 expires,
             });
         }
+        let roles = scope_list(ctx, &format!("consumers[{i}].roles"), consumer.roles);
         consumers.push(Consumer {
             name: consumer.name,
+            roles,
             keys,
         });
     }
     consumers
+}
+
+fn compile_abuse(ctx: &mut Ctx, raw: raw::Abuse) -> Abuse {
+    let defaults = Abuse::default();
+    let enabled = raw.enabled.unwrap_or(true);
+    if !enabled {
+        ctx.warn(
+            "abuse.enabled",
+            "brute-force protection is off: failed authentications are never slowed or banned",
+        );
+    }
+    let max_auth_failures = ctx.positive(
+        "abuse.max_auth_failures".to_owned(),
+        raw.max_auth_failures,
+        defaults.max_auth_failures as usize,
+        10_000,
+    ) as u32;
+    let window = ctx.timeout(
+        "abuse.window".to_owned(),
+        raw.window.as_deref(),
+        defaults.window,
+    );
+    let ban_for = ctx.timeout(
+        "abuse.ban_for".to_owned(),
+        raw.ban_for.as_deref(),
+        defaults.ban_for,
+    );
+    Abuse {
+        enabled,
+        max_auth_failures,
+        window,
+        ban_for,
+    }
 }
 
 fn compile_jwt_issuers(
@@ -1144,7 +1239,7 @@ fn scope_list(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<String>
         if !is_scope(&scope) {
             ctx.error(
                 format!("{key}[{j}]"),
-                "a scope is 1 to 128 printable ASCII characters without spaces, quotes or backslashes",
+                "each value is 1 to 128 printable ASCII characters without spaces, quotes or backslashes",
             );
         } else if !out.contains(&scope) {
             out.push(scope);
@@ -1653,6 +1748,55 @@ mod tests {
         assert!(
             found.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
             "{found:?}"
+        );
+    }
+
+    #[test]
+    fn authorization_rules_are_checked_against_the_route() {
+        let keyed = KEYED.replace("scopes = [\"orders:read\", \"orders:read\"]", "");
+        let with = |line: &str| {
+            keyed.replace(
+                "auth = [\"api_key\"]",
+                &format!("auth = [\"api_key\"]\n{line}"),
+            )
+        };
+        let config = Config::from_toml_str(&with(
+            "roles = [\"admin\"]\nowner = { param = \"id\", claim = \"sub\", unless_roles = [\"admin\"] }",
+        ))
+        .expect("valid");
+        assert_eq!(config.routes[0].roles, ["admin"]);
+        assert_eq!(
+            config.routes[0].owner.as_ref().map(|o| o.param.as_str()),
+            Some("id")
+        );
+        let cases = [
+            (
+                "owner = { param = \"user\", claim = \"sub\" }",
+                "routes[0].owner.param:",
+            ),
+            (
+                "owner = { param = \"id\", claim = \"a b\" }",
+                "routes[0].owner.claim:",
+            ),
+            ("step_up = { acr = [\"urn:mfa\"] }", "routes[0].step_up:"),
+            ("step_up = {}", "routes[0].step_up:"),
+            ("roles = [\"has space\"]", "routes[0].roles[0]:"),
+        ];
+        for (line, want) in cases {
+            let found = errors(&with(line));
+            assert!(
+                found.iter().any(|e| e.starts_with(want)),
+                "{line}: {found:?}"
+            );
+        }
+        let public = MINIMAL.replace(
+            "auth = [\"none\"]",
+            "auth = [\"none\"]\nroles = [\"admin\"]",
+        );
+        assert!(
+            errors(&public)
+                .iter()
+                .any(|e| e.starts_with("routes[0].auth:"))
         );
     }
 

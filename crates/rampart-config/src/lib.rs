@@ -39,6 +39,8 @@ pub struct Config {
     pub consumers: Vec<Consumer>,
     /// Issuers whose JWT access tokens are accepted on `auth = ["jwt"]` routes.
     pub jwt_issuers: Vec<JwtIssuer>,
+    /// Brute-force protection for authentication (on by default).
+    pub abuse: Abuse,
     /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
     pub warnings: Vec<Diagnostic>,
 }
@@ -182,6 +184,12 @@ pub struct Route {
     pub auth: Vec<AuthMethod>,
     /// Scopes the caller must hold, all of them.
     pub scopes: Vec<String>,
+    /// Roles of which the caller must hold one (any of); empty means no role is needed.
+    pub roles: Vec<String>,
+    /// Step-up: the caller's token must show a strong enough authentication.
+    pub step_up: Option<StepUp>,
+    /// An object-level rule: the path parameter must name the caller's own object.
+    pub owner: Option<Owner>,
     pub pass_upstream_errors: bool,
     pub cors: Option<Cors>,
 }
@@ -233,12 +241,49 @@ pub enum JwksSource {
     File(PathBuf),
 }
 
+/// Satisfied when the token's `acr` is one of `acr`, or its `amr` holds one of `amr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    pub acr: Vec<String>,
+    pub amr: Vec<String>,
+}
+
+/// `/users/{id}` only when `id` equals the caller's `claim` (for API keys: `sub` and
+/// `consumer` are the consumer's name), unless the caller holds one of `unless_roles`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub param: String,
+    pub claim: String,
+    pub unless_roles: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
     /// The SQLite file; `None` for a database-less setup (keys declared in the config only).
     pub path: Option<PathBuf>,
     /// 32 random bytes, hex, owner-only; API-key hashes are keyed by a pepper derived from it.
     pub master_key_file: PathBuf,
+}
+
+/// `[abuse]`: repeated authentication failures from one client IP, or against one key id,
+/// within `window` are slowed, then banned for `ban_for`, doubled with each repeat offence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abuse {
+    pub enabled: bool,
+    pub max_auth_failures: u32,
+    pub window: Duration,
+    pub ban_for: Duration,
+}
+
+impl Default for Abuse {
+    fn default() -> Self {
+        Abuse {
+            enabled: true,
+            max_auth_failures: 20,
+            window: Duration::from_secs(60),
+            ban_for: Duration::from_secs(300),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +303,7 @@ impl Default for Auth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumer {
     pub name: String,
+    pub roles: Vec<String>,
     pub keys: Vec<DeclaredKey>,
 }
 

@@ -88,8 +88,26 @@ pub(crate) struct Route {
     pub(crate) upstream: String,
     pub(crate) auth: Option<Vec<String>>,
     pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) step_up: Option<StepUp>,
+    pub(crate) owner: Option<Owner>,
     pub(crate) pass_upstream_errors: Option<bool>,
     pub(crate) cors: Option<Cors>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StepUp {
+    pub(crate) acr: Option<Vec<String>>,
+    pub(crate) amr: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Owner {
+    pub(crate) param: String,
+    pub(crate) claim: String,
+    pub(crate) unless_roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +148,15 @@ pub(crate) struct JwtIssuer {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct Abuse {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) max_auth_failures: Option<u64>,
+    pub(crate) window: Option<String>,
+    pub(crate) ban_for: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Auth {
     pub(crate) api_key_header: Option<String>,
 }
@@ -138,6 +165,7 @@ pub(crate) struct Auth {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Consumer {
     pub(crate) name: String,
+    pub(crate) roles: Option<Vec<String>>,
     pub(crate) keys: Option<Vec<DeclaredKey>>,
 }
 

@@ -115,6 +115,7 @@ impl ApiKeys {
                     revoked: None,
                     rotated_from: None,
                     last_used: None,
+                    roles: c.roles.clone(),
                 })
             })
             .collect();
@@ -224,6 +225,9 @@ pub struct RouteAuth {
     api_key: Option<ApiKeyCheck>,
     jwt: Option<Arc<JwtIssuers>>,
     scopes: Box<[Box<str>]>,
+    roles: Box<[Box<str>]>,
+    step_up: Option<rampart_config::StepUp>,
+    owner: Option<rampart_config::Owner>,
     /// `WWW-Authenticate` challenges: when no credential was presented, and when one was.
     challenge_missing: Arc<[HeaderValue]>,
     challenge_invalid: Arc<[HeaderValue]>,
@@ -288,6 +292,9 @@ impl RouteAuth {
             api_key,
             jwt,
             scopes: route.scopes.iter().map(|s| s.as_str().into()).collect(),
+            roles: route.roles.iter().map(|s| s.as_str().into()).collect(),
+            step_up: route.step_up.clone(),
+            owner: route.owner.clone(),
             challenge_missing: missing.into(),
             challenge_invalid: invalid.into(),
         }
@@ -335,11 +342,76 @@ impl RouteAuth {
         Ok(found)
     }
 
+    pub fn is_public(&self) -> bool {
+        self.public
+    }
+
+    /// The key id of a well-formed API key in the request, before any verification (for
+    /// brute-force bans on that id).
+    pub fn presented_key_id<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        let check = self.api_key.as_ref()?;
+        let value = headers.get(&check.header)?.to_str().ok()?.trim();
+        let id = value
+            .strip_prefix(rampart_auth::api_key::PREFIX)?
+            .get(..12)?;
+        (value.len() == rampart_auth::api_key::KEY_LEN
+            && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(id)
+    }
+
+    /// The path parameter the route's owner rule compares, if it has one.
+    pub fn owner_param(&self) -> Option<&str> {
+        self.owner.as_ref().map(|o| o.param.as_str())
+    }
+
+    /// Authorization, in order: every scope, one of the roles, step-up, the owner rule.
+    /// `owner_value` is the raw path parameter the owner rule names.
+    fn authorize(
+        &self,
+        caller: &Principal<'_>,
+        owner_value: Option<&str>,
+    ) -> Result<(), Rejection> {
+        if !self.scopes.iter().all(|s| caller.scopes.contains(s)) {
+            return Err(Rejection::Forbidden("authz.scope_missing"));
+        }
+        if !self.roles.is_empty() && !self.roles.iter().any(|r| caller.roles.contains(r)) {
+            return Err(Rejection::Forbidden("authz.role_missing"));
+        }
+        if let Some(step_up) = &self.step_up {
+            let acr_ok = caller
+                .acr
+                .is_some_and(|acr| step_up.acr.iter().any(|a| a == acr));
+            let amr_ok = caller
+                .amr
+                .iter()
+                .any(|m| step_up.amr.iter().any(|a| a.as_str() == &**m));
+            if !acr_ok && !amr_ok {
+                return Err(Rejection::Forbidden("authz.step_up_required"));
+            }
+        }
+        if let Some(owner) = &self.owner {
+            let exempt = owner
+                .unless_roles
+                .iter()
+                .any(|r| caller.roles.iter().any(|have| &**have == r.as_str()));
+            if !exempt {
+                let wanted = owner_value.and_then(percent_decode);
+                let have = (caller.claim)(&owner.claim);
+                match (wanted, have) {
+                    (Some(wanted), Some(have)) if wanted == have => {}
+                    _ => return Err(Rejection::Forbidden("authz.not_owner")),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Authenticates and authorizes a request. `Ok(None)` for a public route. Denies when
     /// the route names no method this gateway could check (deny by default).
     pub async fn check(
         &self,
         headers: &HeaderMap,
+        owner_value: Option<&str>,
         key_id: &mut Option<Box<str>>,
     ) -> Result<Option<Caller>, Rejection> {
         if self.public {
@@ -357,9 +429,22 @@ impl RouteAuth {
                 match check.keys.table().verify(presented, now()) {
                     Ok(entry) => {
                         *key_id = Some(entry.id.clone());
-                        if !entry.has_scopes(&self.scopes) {
-                            return Err(Rejection::Forbidden("authz.scope_missing"));
-                        }
+                        let claim = |name: &str| match name {
+                            "sub" | "consumer" => {
+                                Some(std::borrow::Cow::Borrowed(&*entry.consumer))
+                            }
+                            _ => None,
+                        };
+                        self.authorize(
+                            &Principal {
+                                scopes: &entry.scopes,
+                                roles: &entry.roles,
+                                acr: None,
+                                amr: &[],
+                                claim: &claim,
+                            },
+                            owner_value,
+                        )?;
                         Caller {
                             consumer: Arc::clone(&entry.consumer),
                             key_id: Some(entry.id.clone()),
@@ -378,9 +463,25 @@ impl RouteAuth {
                 };
                 match jwt.verify(token, now()).await {
                     Ok(verified) => {
-                        if !verified.has_scopes(&self.scopes) {
-                            return Err(Rejection::Forbidden("authz.scope_missing"));
-                        }
+                        let claim = |name: &str| match verified.claims.get(name) {
+                            Some(serde_json::Value::String(s)) => {
+                                Some(std::borrow::Cow::Borrowed(s.as_str()))
+                            }
+                            Some(serde_json::Value::Number(n)) => {
+                                Some(std::borrow::Cow::Owned(n.to_string()))
+                            }
+                            _ => None,
+                        };
+                        self.authorize(
+                            &Principal {
+                                scopes: &verified.scopes,
+                                roles: &verified.roles,
+                                acr: verified.acr.as_deref(),
+                                amr: &verified.amr,
+                                claim: &claim,
+                            },
+                            owner_value,
+                        )?;
                         Caller {
                             consumer: Arc::clone(&verified.consumer),
                             key_id: None,
@@ -398,6 +499,35 @@ impl RouteAuth {
     pub fn consumes_authorization(&self) -> bool {
         self.jwt.is_some()
     }
+}
+
+/// What authorization looks at, whichever way the caller authenticated.
+struct Principal<'a> {
+    scopes: &'a [Box<str>],
+    roles: &'a [Box<str>],
+    acr: Option<&'a str>,
+    amr: &'a [Box<str>],
+    /// A claim (JWT) or consumer attribute (API key: `sub` and `consumer` are its name).
+    claim: &'a dyn Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A path parameter as the caller meant it: percent-escapes decoded, valid UTF-8 only.
+/// (Normalization has already refused encoded slashes, NULs and double encoding.)
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `Bearer <token>`, the scheme case-insensitive (RFC 9110 §11.1), one space or more.
@@ -418,4 +548,94 @@ fn api_key_challenge(header: &HeaderName) -> HeaderValue {
         header.as_str()
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("ApiKey realm=\"rampart\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn route_auth(extra: &str) -> RouteAuth {
+        let text = format!(
+            "[store]\nmaster_key_file = \"m.key\"\n[[upstreams]]\nname = \"u\"\nurl = \"http://127.0.0.1:9\"\n[[jwt_issuers]]\nissuer = \"https://idp.test\"\naudiences = [\"a\"]\njwks_file = \"k.json\"\nalgorithms = [\"ES256\"]\n[[routes]]\nname = \"r\"\npath = \"/v1/users/{{id}}\"\nupstream = \"u\"\nauth = [\"api_key\", \"jwt\"]\n{extra}\n"
+        );
+        let config = rampart_config::Config::from_toml_str(&text).expect("config");
+        RouteAuth::new(
+            &config.routes[0],
+            None,
+            None,
+            &HeaderName::from_static("x-api-key"),
+        )
+    }
+
+    fn check(
+        auth: &RouteAuth,
+        roles: &[&str],
+        acr: Option<&str>,
+        amr: &[&str],
+        sub: &str,
+        id: &str,
+    ) -> Result<(), &'static str> {
+        let roles: Vec<Box<str>> = roles.iter().map(|r| (*r).into()).collect();
+        let amr: Vec<Box<str>> = amr.iter().map(|r| (*r).into()).collect();
+        let claim = |name: &str| (name == "sub").then_some(Cow::Borrowed(sub));
+        auth.authorize(
+            &Principal {
+                scopes: &["orders:read".into()],
+                roles: &roles,
+                acr,
+                amr: &amr,
+                claim: &claim,
+            },
+            Some(id),
+        )
+        .map_err(|r| r.code())
+    }
+
+    #[test]
+    fn step_up_needs_a_listed_acr_or_amr() {
+        let auth = route_auth("step_up = { acr = [\"urn:mfa\"], amr = [\"otp\", \"hwk\"] }");
+        assert_eq!(
+            check(&auth, &[], None, &["pwd"], "a", "a"),
+            Err("authz.step_up_required")
+        );
+        assert_eq!(
+            check(&auth, &[], Some("urn:basic"), &[], "a", "a"),
+            Err("authz.step_up_required")
+        );
+        assert_eq!(check(&auth, &[], Some("urn:mfa"), &[], "a", "a"), Ok(()));
+        assert_eq!(check(&auth, &[], None, &["pwd", "otp"], "a", "a"), Ok(()));
+    }
+
+    #[test]
+    fn scopes_roles_and_owner_rules_in_order() {
+        let auth = route_auth("scopes = [\"orders:read\", \"orders:write\"]");
+        assert_eq!(
+            check(&auth, &[], None, &[], "a", "a"),
+            Err("authz.scope_missing")
+        );
+        let auth = route_auth("roles = [\"admin\", \"support\"]");
+        assert_eq!(
+            check(&auth, &["user"], None, &[], "a", "a"),
+            Err("authz.role_missing")
+        );
+        assert_eq!(check(&auth, &["support"], None, &[], "a", "a"), Ok(()));
+        let auth =
+            route_auth("owner = { param = \"id\", claim = \"sub\", unless_roles = [\"admin\"] }");
+        assert_eq!(check(&auth, &[], None, &[], "alice", "alice"), Ok(()));
+        assert_eq!(
+            check(&auth, &[], None, &[], "alice", "bob"),
+            Err("authz.not_owner")
+        );
+        assert_eq!(
+            check(&auth, &[], None, &[], "a@b.c", "a%40b.c"),
+            Ok(()),
+            "decoded"
+        );
+        assert_eq!(
+            check(&auth, &[], None, &[], "alice", "%ZZ"),
+            Err("authz.not_owner")
+        );
+        assert_eq!(check(&auth, &["admin"], None, &[], "alice", "bob"), Ok(()));
+    }
 }

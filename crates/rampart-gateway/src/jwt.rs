@@ -20,7 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rampart_auth::jwk::{Algorithm, KeySet};
-use rampart_auth::jwt::{Issuer, JwtFailure, Policy, Verified, claimed_issuer};
+use rampart_auth::jwt::{Issuer, JwtFailure, Policy, Verified, claimed_issuer, token_id};
 use rampart_config::{Config, Diagnostic, JwksSource};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -128,13 +128,20 @@ impl JwtIssuers {
 
     /// Verifies a bearer token: the issuer it names, that issuer's keys and policy.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Arc<Verified>, JwtFailure> {
+        // A token seen before is found by its hash alone, without decoding it again.
+        let id = token_id(token);
+        for state in &self.issuers {
+            if let Some(hit) = state.issuer.cached(&id, now) {
+                return Ok(hit);
+            }
+        }
         let Some(state) = claimed_issuer(token)
             .and_then(|iss| self.by_name.get(&iss))
             .map(|&i| &self.issuers[i])
         else {
             return Err(JwtFailure::UnknownIssuer);
         };
-        match state.issuer.verify(token, now) {
+        match state.issuer.verify_with_id(token, &id, now) {
             Err(JwtFailure::Jws(rampart_auth::jose::JwsError::UnknownKey))
                 if state.fetcher.is_some() =>
             {

@@ -6,6 +6,7 @@
 //! in both directions, and [`access_log`] and [`metrics`] record what happened.
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod access_log;
 pub mod admin;
 pub mod auth;

@@ -124,6 +124,16 @@ pub fn auth_refused(reason: &'static str) {
     counter!("rampart_auth_refusals_total", "reason" => reason).increment(1);
 }
 
+/// A ban for repeated authentication failures, by subject kind (`ip`, `key_id`).
+pub fn abuse_ban(kind: &'static str) {
+    counter!("rampart_abuse_bans_total", "subject" => kind).increment(1);
+}
+
+/// A failing subject not tracked because the abuse table was full.
+pub fn abuse_untracked() {
+    counter!("rampart_abuse_untracked_total").increment(1);
+}
+
 /// A JWKS fetch: `ok`, `failed`, or `throttled` (an unknown kid within the refresh limit).
 pub fn jwks_fetch(result: &'static str) {
     counter!("rampart_jwks_fetches_total", "result" => result).increment(1);

@@ -32,6 +32,7 @@ use hyper::body::Incoming;
 use rampart_config::{Config, Diagnostic, Limits};
 use rampart_http::normalize::normalize_path;
 
+use crate::abuse::{Abuse, Subjects};
 use crate::access_log::{AccessLogger, Completion, Decision, Record};
 use crate::auth::{ApiKeys, Mode, RouteAuth};
 use crate::body::{RequestBody, ResponseBody};
@@ -82,6 +83,7 @@ pub struct Pipeline {
     api_keys: Option<Arc<ApiKeys>>,
     jwt: Option<Arc<JwtIssuers>>,
     api_key_header: HeaderName,
+    abuse: Arc<Abuse>,
 }
 
 /// The header that tells the upstream who the caller is. Whatever a client sends under
@@ -89,14 +91,20 @@ pub struct Pipeline {
 pub const X_RAMPART_CONSUMER: HeaderName = HeaderName::from_static("x-rampart-consumer");
 
 impl Pipeline {
-    pub fn build(config: Config, log: Arc<AccessLogger>) -> Result<Pipeline, Vec<Diagnostic>> {
-        Self::build_for(config, log, Mode::Serve)
+    pub fn build(
+        config: Config,
+        log: Arc<AccessLogger>,
+        abuse: Arc<Abuse>,
+    ) -> Result<Pipeline, Vec<Diagnostic>> {
+        Self::build_for(config, log, abuse, Mode::Serve)
     }
 
-    /// Builds the pipeline; with [`Mode::Check`], without opening the store.
+    /// Builds the pipeline; with [`Mode::Check`], without opening the store. `abuse` is
+    /// the gateway's one brute-force table, kept across generations.
     pub fn build_for(
         config: Config,
         log: Arc<AccessLogger>,
+        abuse: Arc<Abuse>,
         mode: Mode,
     ) -> Result<Pipeline, Vec<Diagnostic>> {
         let mut errors = Vec::new();
@@ -143,6 +151,10 @@ impl Pipeline {
             api_keys,
             jwt,
             api_key_header,
+            abuse: {
+                abuse.configure(&config.abuse);
+                abuse
+            },
             config: Arc::new(config),
         })
     }
@@ -307,21 +319,22 @@ impl Pipeline {
             return Err(Rejection::NotImplemented("http.method_refused"));
         }
         // Now the route itself.
-        let route: &Arc<Route> = match self.router.route(request.method(), &path) {
-            Match::Found(route) => route,
-            Match::MethodNotAllowed(allow, cors_route) => {
-                if let Some(route) = cors_route
-                    && CorsPolicy::is_preflight(&request)
-                {
-                    record.route = Some(Arc::clone(&route.metrics));
-                    return self.preflight(route, &request, record);
+        let (route, owner): (&Arc<Route>, Option<String>) =
+            match self.router.route(request.method(), &path) {
+                Match::Found(route, owner) => (route, owner),
+                Match::MethodNotAllowed(allow, cors_route) => {
+                    if let Some(route) = cors_route
+                        && CorsPolicy::is_preflight(&request)
+                    {
+                        record.route = Some(Arc::clone(&route.metrics));
+                        return self.preflight(route, &request, record);
+                    }
+                    return Err(Rejection::MethodNotAllowed {
+                        allow: allow.clone(),
+                    });
                 }
-                return Err(Rejection::MethodNotAllowed {
-                    allow: allow.clone(),
-                });
-            }
-            Match::NotFound => return Err(Rejection::NotFound),
-        };
+                Match::NotFound => return Err(Rejection::NotFound),
+            };
         record.route = Some(Arc::clone(&route.metrics));
 
         // Stage 4: CORS.
@@ -337,15 +350,41 @@ impl Pipeline {
             }
         }
 
-        // Stage 5: authenticate and authorize.
+        // Stage 5: brute-force bans, before any credential is looked at; then authenticate
+        // and authorize. Presented-but-wrong credentials count against the client's address
+        // and the key id; a missing credential does not (that is not guessing).
+        if !route.auth.is_public() {
+            let who = Subjects {
+                ip: record.client_ip,
+                key_id: route.auth.presented_key_id(request.headers()),
+            };
+            if let Some(wait) = self.abuse.banned(who, Instant::now()) {
+                return Err(Rejection::TooManyRequests {
+                    code: "abuse.banned",
+                    // Rounded up: a client that waits this long is no longer banned.
+                    retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                });
+            }
+        }
         let caller = match route
             .auth
-            .check(request.headers(), &mut record.key_id)
+            .check(request.headers(), owner.as_deref(), &mut record.key_id)
             .await
         {
             Ok(caller) => caller,
             Err(rejection) => {
                 crate::metrics::auth_refused(rejection.code());
+                if matches!(rejection, Rejection::Unauthorized { code, .. } if code != "auth.credentials_missing")
+                {
+                    let who = Subjects {
+                        ip: record.client_ip,
+                        key_id: record.key_id.as_deref(),
+                    };
+                    let delay = self.abuse.failure(who, Instant::now());
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
                 return Err(rejection);
             }
         };

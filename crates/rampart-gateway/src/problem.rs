@@ -41,6 +41,11 @@ pub enum Rejection {
     },
     /// The caller is known but may not do this (missing scope, role, object rule).
     Forbidden(&'static str),
+    /// Banned for repeated authentication failures (or, later, rate limited).
+    TooManyRequests {
+        code: &'static str,
+        retry_after: u64,
+    },
     NotImplemented(&'static str),
     /// The upstream could not be reached (refused, DNS, TLS handshake).
     UpstreamUnavailable,
@@ -62,6 +67,7 @@ impl Rejection {
             Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::CorsDenied | Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Rejection::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -79,7 +85,9 @@ impl Rejection {
             Rejection::PayloadTooLarge => "http.body_too_large",
             Rejection::BodyTimeout => "http.body_timeout",
             Rejection::CorsDenied => "cors.denied",
-            Rejection::Unauthorized { code, .. } | Rejection::Forbidden(code) => code,
+            Rejection::Unauthorized { code, .. }
+            | Rejection::Forbidden(code)
+            | Rejection::TooManyRequests { code, .. } => code,
             Rejection::NotImplemented(code) => code,
             Rejection::UpstreamUnavailable => "upstream.unavailable",
             Rejection::UpstreamTimeout => "upstream.timeout",
@@ -142,6 +150,9 @@ pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response
                 headers.append(header::WWW_AUTHENTICATE, challenge.clone());
             }
         }
+        Rejection::TooManyRequests { retry_after, .. } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         _ => {}
     }
     if matches!(
@@ -189,6 +200,10 @@ mod tests {
                 challenges: vec![HeaderValue::from_static("ApiKey")].into(),
             },
             Rejection::Forbidden("x"),
+            Rejection::TooManyRequests {
+                code: "x",
+                retry_after: 1,
+            },
             Rejection::NotImplemented("x"),
             Rejection::UpstreamUnavailable,
             Rejection::UpstreamTimeout,

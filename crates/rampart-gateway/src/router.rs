@@ -39,7 +39,8 @@ pub struct Router {
 }
 
 pub enum Match<'a> {
-    Found(&'a Arc<Route>),
+    /// The route, and the value of the path parameter its owner rule names, if it has one.
+    Found(&'a Arc<Route>, Option<String>),
     /// The path exists, the method does not; the value is for `Allow`.
     MethodNotAllowed(&'a HeaderValue, Option<&'a Arc<Route>>),
     NotFound,
@@ -124,7 +125,12 @@ impl Router {
                 || methods.contains(method)
                 || (*method == Method::HEAD && methods.contains(&Method::GET))
             {
-                return Match::Found(route);
+                let owner = route
+                    .auth
+                    .owner_param()
+                    .and_then(|name| found.params.get(name))
+                    .map(str::to_owned);
+                return Match::Found(route, owner);
             }
         }
         // A CORS preflight is answered by the first route of the path that has a policy.

@@ -42,6 +42,8 @@ pub struct Gateway {
 
 struct Shared {
     pipeline: ArcSwap<Pipeline>,
+    /// Brute-force counts and bans, kept across reloads.
+    abuse: Arc<crate::abuse::Abuse>,
     certs: Option<Arc<CertStore>>,
     log: Arc<AccessLogger>,
     shutdown: watch::Sender<bool>,
@@ -80,7 +82,8 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
     }
     let log = AccessLogger::start(&rampart_config::AccessLog::Off, Vec::new())
         .map_err(|e| vec![Diagnostic::new("log.access", e.to_string())])?;
-    if let Err(mut e) = Pipeline::build_for(config.clone(), log, crate::auth::Mode::Check) {
+    let abuse = Arc::new(crate::abuse::Abuse::default());
+    if let Err(mut e) = Pipeline::build_for(config.clone(), log, abuse, crate::auth::Mode::Check) {
         errors.append(&mut e);
     }
     if errors.is_empty() {
@@ -108,7 +111,9 @@ impl Gateway {
         .map_err(StartError::AccessLog)?;
         let server = config.server.clone();
         let admin_addr = config.admin.listen;
-        let pipeline = Pipeline::build(config, Arc::clone(&log)).map_err(StartError::Config)?;
+        let abuse = Arc::new(crate::abuse::Abuse::new(config.abuse.clone()));
+        let pipeline = Pipeline::build(config, Arc::clone(&log), Arc::clone(&abuse))
+            .map_err(StartError::Config)?;
         pipeline.start_background();
 
         let data = TcpListener::bind(server.listen)
@@ -136,6 +141,7 @@ impl Gateway {
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             pipeline: ArcSwap::from_pointee(pipeline),
+            abuse,
             certs: certs.clone(),
             log,
             shutdown,
@@ -222,7 +228,11 @@ impl Gateway {
             ),
             None => None,
         };
-        let pipeline = Pipeline::build(config, Arc::clone(&self.shared.log))?;
+        let pipeline = Pipeline::build(
+            config,
+            Arc::clone(&self.shared.log),
+            Arc::clone(&self.shared.abuse),
+        )?;
         pipeline.start_background();
         if let (Some(store), Some(key)) = (&self.shared.certs, new_key) {
             store.replace(key);

@@ -32,6 +32,17 @@ pub struct KeyRecord {
     /// The key this one replaced, for keys made by rotation.
     pub rotated_from: Option<String>,
     pub last_used: Option<Timestamp>,
+    /// The consumer's roles (read with the key; set with [`Store::set_consumer_roles`]).
+    pub roles: Vec<String>,
+}
+
+/// A consumer: a name, its roles, and how many keys it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub created: Timestamp,
+    pub keys: i64,
 }
 
 impl std::fmt::Debug for KeyRecord {
@@ -45,6 +56,7 @@ impl std::fmt::Debug for KeyRecord {
             .field("expires", &self.expires)
             .field("revoked", &self.revoked)
             .field("rotated_from", &self.rotated_from)
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +87,8 @@ pub enum StoreError {
     KeyNotFound(String),
     #[error("a key with the id {0} exists already")]
     KeyExists(String),
+    #[error("no consumer is named {0}")]
+    ConsumerNotFound(String),
     #[error("key {0} is revoked")]
     KeyRevoked(String),
     #[error(
@@ -116,6 +130,12 @@ pub trait Store: Send + Sync {
     /// Stores `successor` and makes the key it replaces expire at `old_expires` (or keeps
     /// its earlier expiry), in one transaction.
     fn rotate_key(&self, successor: &KeyRecord, old_expires: Timestamp) -> Result<(), StoreError>;
+
+    /// Replaces a consumer's roles; its keys are read again by running gateways.
+    fn set_consumer_roles(&self, consumer: &str, roles: &[String]) -> Result<(), StoreError>;
+
+    /// Every consumer, by name.
+    fn list_consumers(&self) -> Result<Vec<ConsumerRecord>, StoreError>;
 
     /// Records last-used times (a batch from the gateway). Unknown ids are ignored; an
     /// older time never replaces a newer one. Does not bump the revision.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::{Changes, KeyRecord, Store, StoreError, Timestamp};
+use crate::{Changes, ConsumerRecord, KeyRecord, Store, StoreError, Timestamp};
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -36,6 +36,9 @@ const MIGRATIONS: &[&str] = &[
         rev INTEGER NOT NULL
     );
     CREATE INDEX api_keys_rev ON api_keys (rev);",
+    // 2: consumer roles (space-separated), for role-based authorization of API-key callers.
+    "ALTER TABLE consumers ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+    CREATE INDEX api_keys_consumer ON api_keys (consumer);",
 ];
 
 pub struct SqliteStore {
@@ -167,8 +170,10 @@ fn insert_key(tx: &Transaction<'_>, key: &KeyRecord, rev: i64) -> Result<(), Sto
     Ok(())
 }
 
-const KEY_COLUMNS: &str =
-    "id, consumer, hash, scopes, created, expires, revoked, rotated_from, last_used";
+/// Key rows with their consumer's roles.
+const KEY_COLUMNS: &str = "k.id, k.consumer, k.hash, k.scopes, k.created, k.expires, k.revoked, \
+     k.rotated_from, k.last_used, c.roles";
+const KEY_FROM: &str = "api_keys k JOIN consumers c ON c.name = k.consumer";
 
 fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     let hash: Vec<u8> = row.get(2)?;
@@ -180,6 +185,7 @@ fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         )
     })?;
     let scopes: String = row.get(3)?;
+    let roles: String = row.get(9)?;
     Ok(KeyRecord {
         id: row.get(0)?,
         consumer: row.get(1)?,
@@ -190,6 +196,7 @@ fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         revoked: row.get(6)?,
         rotated_from: row.get(7)?,
         last_used: row.get(8)?,
+        roles: roles.split_whitespace().map(str::to_owned).collect(),
     })
 }
 
@@ -211,7 +218,7 @@ impl Store for SqliteStore {
             let since = i64::try_from(revision).unwrap_or(i64::MAX);
             let keys = {
                 let mut stmt = tx.prepare(&format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE rev > ?1"
+                    "SELECT {KEY_COLUMNS} FROM {KEY_FROM} WHERE k.rev > ?1"
                 ))?;
                 stmt.query_map([since], key_from_row)?
                     .collect::<Result<Vec<_>, _>>()?
@@ -228,7 +235,7 @@ impl Store for SqliteStore {
         self.with(|conn| {
             Ok(conn
                 .query_row(
-                    &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+                    &format!("SELECT {KEY_COLUMNS} FROM {KEY_FROM} WHERE k.id = ?1"),
                     [id],
                     key_from_row,
                 )
@@ -239,7 +246,7 @@ impl Store for SqliteStore {
     fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY consumer, created, id"
+                "SELECT {KEY_COLUMNS} FROM {KEY_FROM} ORDER BY k.consumer, k.created, k.id"
             ))?;
             let keys = stmt
                 .query_map([], key_from_row)?
@@ -313,6 +320,54 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_consumer_roles(&self, consumer: &str, roles: &[String]) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM consumers WHERE name = ?1", [consumer], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Err(StoreError::ConsumerNotFound(consumer.to_owned()));
+            }
+            let rev = bump(&tx)?;
+            tx.execute(
+                "UPDATE consumers SET roles = ?2, rev = ?3 WHERE name = ?1",
+                params![consumer, roles.join(" "), rev],
+            )?;
+            // The gateway reads keys by revision: its keys carry the roles.
+            tx.execute(
+                "UPDATE api_keys SET rev = ?2 WHERE consumer = ?1",
+                params![consumer, rev],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list_consumers(&self) -> Result<Vec<ConsumerRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT c.name, c.roles, c.created,
+                        (SELECT count(*) FROM api_keys k WHERE k.consumer = c.name)
+                 FROM consumers c ORDER BY c.name",
+            )?;
+            let consumers = stmt
+                .query_map([], |row| {
+                    let roles: String = row.get(1)?;
+                    Ok(ConsumerRecord {
+                        name: row.get(0)?,
+                        roles: roles.split_whitespace().map(str::to_owned).collect(),
+                        created: row.get(2)?,
+                        keys: row.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(consumers)
+        })
+    }
+
     fn record_last_used(&self, used: &[(String, Timestamp)]) -> Result<(), StoreError> {
         if used.is_empty() {
             return Ok(());
@@ -349,6 +404,7 @@ mod tests {
             revoked: None,
             rotated_from: None,
             last_used: None,
+            roles: Vec::new(),
         }
     }
 
@@ -433,6 +489,32 @@ mod tests {
         store.rotate_key(&again, 50_000).expect("rotate");
         let old = store.key("aaaaaaaaaaaa").expect("read").expect("old");
         assert_eq!(old.expires, Some(9_000));
+    }
+
+    #[test]
+    fn consumer_roles_reach_their_keys_through_the_revision() {
+        let store = SqliteStore::in_memory().expect("store");
+        store
+            .create_key(&key("aaaaaaaaaaaa", "billing"))
+            .expect("create");
+        store
+            .create_key(&key("bbbbbbbbbbbb", "shop"))
+            .expect("create");
+        let seen = store.revision().expect("rev");
+        store
+            .set_consumer_roles("billing", &["admin".to_owned(), "support".to_owned()])
+            .expect("roles");
+        let changed = store.keys_changed_since(seen).expect("changes");
+        assert_eq!(changed.keys.len(), 1, "only billing's keys are read again");
+        assert_eq!(changed.keys[0].roles, ["admin", "support"]);
+        assert!(matches!(
+            store.set_consumer_roles("nobody", &[]),
+            Err(StoreError::ConsumerNotFound(_))
+        ));
+        let consumers = store.list_consumers().expect("list");
+        assert_eq!(consumers.len(), 2);
+        assert_eq!(consumers[0].name, "billing");
+        assert_eq!(consumers[0].keys, 1);
     }
 
     #[test]

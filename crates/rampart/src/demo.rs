@@ -103,6 +103,7 @@ fn demo_key(config: &Config) -> anyhow::Result<String> {
         revoked: None,
         rotated_from: None,
         last_used: None,
+        roles: Vec::new(),
     })?;
     Ok(key.reveal().to_owned())
 }

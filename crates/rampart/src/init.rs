@@ -60,6 +60,27 @@ master_key_file = "data/master.key"
 # name = "billing"
 # keys = [{ id = "...", hash = "...", scopes = ["orders:read"] }]
 
+# JWT access tokens (`auth = ["jwt"]`, header `Authorization: Bearer`) from an identity
+# provider. Keys come from OpenID Connect discovery, a JWKS URL or a JWKS file; they are
+# refreshed every jwks_refresh and when a token names an unknown kid (at most every 10 s).
+# Only RS*/PS*/ES256/ES384/EdDSA: HS* and "none" are refused.
+# [[jwt_issuers]]
+# issuer = "https://idp.example.com"
+# audiences = ["orders-api"]
+# discovery_url = "https://idp.example.com/.well-known/openid-configuration"
+# algorithms = ["RS256", "ES256"]
+# leeway = "30s"                  # clock skew on exp/nbf/iat, at most 60s
+# roles_claim = "roles"           # or a dot path, e.g. "realm_access.roles"
+
+# Brute-force protection (on by default; these are the defaults). Wrong credentials from one
+# client address, or against one key id, are slowed past half the allowance, then banned
+# (429 with Retry-After); each repeat offence doubles the ban. A missing credential is not
+# counted.
+[abuse]
+max_auth_failures = 20
+window = "1m"
+ban_for = "5m"
+
 [[upstreams]]
 name = "orders"
 url = "http://127.0.0.1:18080"
@@ -95,6 +116,9 @@ upstream = "orders"
 auth = ["api_key"]
 scopes = ["orders:write"]
 
+# Roles (any of) and object-level rules: a caller reads only its own user record (the path
+# parameter must equal its `sub` claim, or for API keys its consumer name), unless it holds
+# the role admin. Roles come from a token's roles_claim or `rampart consumers set-roles`.
 [[routes]]
 name = "users-read"
 path = "/v1/users/{id}"
@@ -102,6 +126,7 @@ methods = ["GET"]
 upstream = "orders"
 auth = ["api_key"]
 scopes = ["users:read"]
+owner = { param = "id", claim = "sub", unless_roles = ["admin"] }
 "#;
 
 pub(crate) fn init(dir: &Path) -> anyhow::Result<()> {

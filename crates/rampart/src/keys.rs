@@ -116,6 +116,7 @@ fn new_key(
         revoked: None,
         rotated_from: None,
         last_used: None,
+        roles: Vec::new(),
     };
     Ok((key, record))
 }
@@ -208,6 +209,7 @@ pub(crate) fn list(config: &Path, format: Format) -> anyhow::Result<()> {
                     revoked: None,
                     rotated_from: None,
                     last_used: None,
+                    roles: consumer.roles.clone(),
                 },
                 "config",
             ));
@@ -331,5 +333,64 @@ pub(crate) fn rotate(config: &Path, id: &str, overlap: &str) -> anyhow::Result<(
     );
     println!("the new key is shown this once; only its hash is stored:");
     println!("{}", key.reveal());
+    Ok(())
+}
+
+/// `rampart consumers list`: one consumer a line: name, roles, number of keys.
+pub(crate) fn consumers_list(config: &Path, format: Format) -> anyhow::Result<()> {
+    let config = load(config)?;
+    let mut consumers: Vec<rampart_store::ConsumerRecord> = config
+        .consumers
+        .iter()
+        .map(|c| rampart_store::ConsumerRecord {
+            name: c.name.clone(),
+            roles: c.roles.clone(),
+            created: 0,
+            keys: c.keys.len() as i64,
+        })
+        .collect();
+    if config.store.as_ref().is_some_and(|s| s.path.is_some()) {
+        consumers.extend(store(&config)?.list_consumers()?);
+    }
+    match format {
+        Format::Json => {
+            let all: Vec<serde_json::Value> = consumers
+                .iter()
+                .map(|c| serde_json::json!({"name": c.name, "roles": c.roles, "keys": c.keys}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        Format::Text => {
+            for c in &consumers {
+                println!("{}\t{}\t{} key(s)", c.name, shown_scopes(&c.roles), c.keys);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rampart consumers set-roles NAME --roles a,b`: replaces a stored consumer's roles;
+/// running gateways apply them within a second.
+pub(crate) fn consumers_set_roles(config: &Path, name: &str, roles: &str) -> anyhow::Result<()> {
+    consumer_name(name)?;
+    let roles = scope_list(Some(roles))
+        .map_err(|e| anyhow::anyhow!(e.to_string().replace("--scopes", "--roles")))?;
+    let config = load(config)?;
+    if config.consumers.iter().any(|c| c.name == name) {
+        bail!("consumer {name} is declared in the config file; set its roles there");
+    }
+    let store = store(&config)?;
+    store
+        .set_consumer_roles(name, &roles)
+        .map_err(|e| match e {
+            StoreError::ConsumerNotFound(n) => {
+                anyhow::anyhow!("no consumer is named {n} (create a key for it first)")
+            }
+            other => other.into(),
+        })?;
+    println!(
+        "consumer {name} now has roles: {}; running gateways apply them within a second",
+        shown_scopes(&roles)
+    );
     Ok(())
 }

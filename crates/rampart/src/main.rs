@@ -56,6 +56,30 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// List consumers and set their roles.
+    Consumers {
+        #[command(subcommand)]
+        command: ConsumersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsumersCommand {
+    /// One consumer a line: name, roles, number of keys.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: keys::Format,
+    },
+    /// Replace a stored consumer's roles (comma-separated; empty for none).
+    SetRoles {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        roles: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +165,14 @@ fn main() -> ExitCode {
                 config,
                 overlap,
             } => keys::rotate(&config, &id, &overlap),
+        },
+        Command::Consumers { command } => match command {
+            ConsumersCommand::List { config, format } => keys::consumers_list(&config, format),
+            ConsumersCommand::SetRoles {
+                name,
+                config,
+                roles,
+            } => keys::consumers_set_roles(&config, &name, &roles),
         },
     };
     match result {

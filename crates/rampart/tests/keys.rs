@@ -493,3 +493,135 @@ async fn consumers_declared_in_the_config_work_without_a_database() {
         "no database was created"
     );
 }
+
+/// Roles and object-level rules for API-key callers: `/v1/users/{id}` only for the user
+/// `id` names, unless the caller is an admin; a role granted with `rampart consumers
+/// set-roles` reaches the running gateway without a restart.
+#[tokio::test]
+async fn roles_and_owner_rules_apply_to_key_callers_and_follow_the_store() {
+    let upstream = Upstream::start().await;
+    let cert = TestCert::generate();
+    let port = free_port();
+    let config = setup(
+        "roles",
+        port,
+        &cert,
+        &upstream,
+        "path = \"data/rampart.db\"",
+    );
+    let mut text = std::fs::read_to_string(&config).expect("read");
+    text.push_str(
+        r#"
+[[routes]]
+name = "user"
+path = "/v1/users/{id}"
+methods = ["GET"]
+upstream = "api"
+auth = ["api_key"]
+owner = { param = "id", claim = "sub", unless_roles = ["admin"] }
+
+[[routes]]
+name = "reports"
+path = "/v1/reports"
+methods = ["GET"]
+upstream = "api"
+auth = ["api_key"]
+roles = ["admin", "auditor"]
+"#,
+    );
+    std::fs::write(&config, text).expect("write");
+    let cfg = config.to_str().expect("utf-8");
+    let alice = last_line(&ok(run(&[
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--consumer",
+        "alice",
+    ])))
+    .to_owned();
+    let bob = last_line(&ok(run(&[
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--consumer",
+        "bob",
+    ])))
+    .to_owned();
+
+    let _gateway = start(&config);
+    let client = HttpClient::new(Some(&cert.cert), false);
+    let base = format!("https://localhost:{port}");
+    wait_ready(&client, &format!("{base}/v1/reports")).await;
+    let get = |path: &str, key: &str| {
+        let url = format!("{base}{path}");
+        let key = key.to_owned();
+        let client = &client;
+        async move { call(client, "GET", &url, Some(&key)).await.status }
+    };
+
+    // Broken object-level authorization: alice may read alice, not bob.
+    assert_eq!(get("/v1/users/alice", &alice).await, 200);
+    assert_eq!(get("/v1/users/bob", &alice).await, 403);
+    assert_eq!(
+        get("/v1/users/%61lice", &alice).await,
+        200,
+        "escapes decoded once"
+    );
+    assert_eq!(get("/v1/users/bob", &bob).await, 200);
+    // Function-level: no role, no reports.
+    assert_eq!(get("/v1/reports", &alice).await, 403);
+
+    // A role granted in the store applies within a second: reports, and every user.
+    ok(run(&[
+        "consumers",
+        "set-roles",
+        "alice",
+        "--config",
+        cfg,
+        "--roles",
+        "admin",
+    ]));
+    let start = Instant::now();
+    while get("/v1/reports", &alice).await != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "role not applied within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get("/v1/users/bob", &alice).await, 200, "admins are exempt");
+    let listed = ok(run(&["consumers", "list", "--config", cfg]));
+    assert!(listed.contains("alice\tadmin\t1 key(s)"), "{listed}");
+    // And taken away again.
+    ok(run(&[
+        "consumers",
+        "set-roles",
+        "alice",
+        "--config",
+        cfg,
+        "--roles",
+        "",
+    ]));
+    let start = Instant::now();
+    while get("/v1/reports", &alice).await != 403 {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "role not removed within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused(run(&[
+            "consumers",
+            "set-roles",
+            "nobody",
+            "--config",
+            cfg,
+            "--roles",
+            "x"
+        ]))
+        .contains("no consumer")
+    );
+}

@@ -1,0 +1,327 @@
+//! Brute-force protection: failures counted per subject (a client IP, an API key id) in a
+//! fixed window; past half the allowance each further failure is answered more slowly,
+//! and at the allowance the subject is banned for `ban_for`, doubled with every repeat
+//! offence (at most a day). A banned subject gets 429 with `Retry-After` before any
+//! credential is looked at. Bans are logged and counted.
+//!
+//! The state outlives config reloads (the gateway owns one [`Abuse`] and hands it to each
+//! pipeline generation) and is bounded: at most [`MAX_SUBJECTS`] subjects are tracked, the
+//! stale ones dropped first. The rate-limiting work (issue 4) builds its bans on the same
+//! table, and moves it to Redis for clusters.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Tracked subjects at most; beyond it, stale entries are dropped, then new subjects are
+/// not tracked until room frees up (memory stays bounded under a flood of addresses).
+pub const MAX_SUBJECTS: usize = 100_000;
+const MAX_BAN: Duration = Duration::from_secs(86_400);
+/// The longest answer delay for a failing subject.
+const MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Who failed: the client's address, and the key id it presented, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Subjects<'a> {
+    pub ip: IpAddr,
+    pub key_id: Option<&'a str>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    failures: u32,
+    window_start: Instant,
+    banned_until: Option<Instant>,
+    /// Bans so far; each new ban lasts `ban_for * 2^offences`.
+    offences: u32,
+}
+
+impl Entry {
+    fn new(now: Instant) -> Entry {
+        Entry {
+            failures: 0,
+            window_start: now,
+            banned_until: None,
+            offences: 0,
+        }
+    }
+
+    fn stale(&self, now: Instant, window: Duration) -> bool {
+        self.banned_until.is_none_or(|until| until <= now)
+            && now.duration_since(self.window_start) >= window
+    }
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    ips: HashMap<IpAddr, Entry>,
+    keys: HashMap<Box<str>, Entry>,
+    /// Sweeps of stale entries run at most once a second, so that a flood of new subjects
+    /// cannot make every failure walk the whole table.
+    last_sweep: Option<Instant>,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.ips.len() + self.keys.len()
+    }
+}
+
+#[derive(Debug)]
+pub struct Abuse {
+    settings: Mutex<rampart_config::Abuse>,
+    table: Mutex<Table>,
+    /// When the last ban given ends, in milliseconds after `epoch`: past it, no subject is
+    /// banned and requests skip the table (and its lock) entirely.
+    ban_horizon: AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for Abuse {
+    fn default() -> Self {
+        Abuse::new(rampart_config::Abuse::default())
+    }
+}
+
+impl Abuse {
+    pub fn new(settings: rampart_config::Abuse) -> Abuse {
+        Abuse {
+            settings: Mutex::new(settings),
+            table: Mutex::new(Table::default()),
+            ban_horizon: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// New settings from a reloaded config; counts and bans are kept.
+    pub fn configure(&self, settings: &rampart_config::Abuse) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+    }
+
+    fn settings(&self) -> rampart_config::Abuse {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// If the client or the key id is banned, how long until the ban ends.
+    pub fn banned(&self, who: Subjects<'_>, now: Instant) -> Option<Duration> {
+        if self.ban_horizon.load(Ordering::Relaxed) <= self.millis(now) {
+            return None;
+        }
+        if !self.settings().enabled {
+            return None;
+        }
+        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let ip = table.ips.get(&who.ip).and_then(|e| e.banned_until);
+        let key = who
+            .key_id
+            .and_then(|id| table.keys.get(id))
+            .and_then(|e| e.banned_until);
+        [ip, key]
+            .into_iter()
+            .flatten()
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+            .max()
+    }
+
+    /// Records a failed authentication. Returns how long to delay the answer (zero until
+    /// half the allowance is used).
+    pub fn failure(&self, who: Subjects<'_>, now: Instant) -> Duration {
+        let settings = self.settings();
+        if !settings.enabled {
+            return Duration::ZERO;
+        }
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let sweep_due = table
+            .last_sweep
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1));
+        if table.len() >= MAX_SUBJECTS && sweep_due {
+            let window = settings.window;
+            table.ips.retain(|_, e| !e.stale(now, window));
+            table.keys.retain(|_, e| !e.stale(now, window));
+            table.last_sweep = Some(now);
+        }
+        let full = table.len() >= MAX_SUBJECTS;
+        let mut delay = Duration::ZERO;
+        let mut count =
+            |entry: Option<&mut Entry>, kind: &'static str, what: &dyn std::fmt::Display| {
+                let Some(entry) = entry else {
+                    crate::metrics::abuse_untracked();
+                    return;
+                };
+                if let Some(ban) = self.count(entry, &settings, now) {
+                    crate::metrics::abuse_ban(kind);
+                    tracing::warn!(
+                        subject = %what,
+                        kind,
+                        ban_seconds = ban.as_secs(),
+                        offence = entry.offences,
+                        "banned after repeated authentication failures"
+                    );
+                } else {
+                    delay = delay.max(slow_down(entry.failures, settings.max_auth_failures));
+                }
+            };
+        let ip_entry = match table.ips.contains_key(&who.ip) || !full {
+            true => Some(table.ips.entry(who.ip).or_insert_with(|| Entry::new(now))),
+            false => None,
+        };
+        count(ip_entry, "ip", &who.ip);
+        if let Some(id) = who.key_id {
+            let full = table.len() >= MAX_SUBJECTS;
+            let key_entry = if table.keys.contains_key(id) {
+                table.keys.get_mut(id)
+            } else if !full {
+                Some(
+                    table
+                        .keys
+                        .entry(id.into())
+                        .or_insert_with(|| Entry::new(now)),
+                )
+            } else {
+                None
+            };
+            count(key_entry, "key_id", &id);
+        }
+        delay
+    }
+
+    /// Counts one failure; returns the ban given, if this one crossed the allowance.
+    fn count(
+        &self,
+        entry: &mut Entry,
+        settings: &rampart_config::Abuse,
+        now: Instant,
+    ) -> Option<Duration> {
+        if now.duration_since(entry.window_start) >= settings.window {
+            entry.window_start = now;
+            entry.failures = 0;
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        if entry.failures < settings.max_auth_failures {
+            return None;
+        }
+        let factor = 1u32 << entry.offences.min(16);
+        let ban = settings.ban_for.saturating_mul(factor).min(MAX_BAN);
+        let until = now + ban;
+        entry.banned_until = Some(until);
+        entry.offences += 1;
+        entry.failures = 0;
+        entry.window_start = now;
+        self.ban_horizon
+            .fetch_max(self.millis(until), Ordering::Relaxed);
+        Some(ban)
+    }
+
+    /// Subjects tracked now (for tests).
+    pub fn tracked(&self) -> usize {
+        self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Past half the allowance, each failure waits 100 ms longer (at most [`MAX_DELAY`]).
+fn slow_down(failures: u32, allowance: u32) -> Duration {
+    let half = allowance / 2;
+    if failures <= half {
+        return Duration::ZERO;
+    }
+    (Duration::from_millis(100) * (failures - half)).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abuse(max: u32, ban_secs: u64) -> Abuse {
+        Abuse::new(rampart_config::Abuse {
+            enabled: true,
+            max_auth_failures: max,
+            window: Duration::from_secs(60),
+            ban_for: Duration::from_secs(ban_secs),
+        })
+    }
+
+    #[test]
+    fn failures_slow_then_ban_and_bans_grow() {
+        let a = abuse(10, 5);
+        let ip = Subjects {
+            ip: "203.0.113.9".parse().expect("ip"),
+            key_id: None,
+        };
+        let t0 = Instant::now();
+        let delays: Vec<Duration> = (0..9).map(|_| a.failure(ip, t0)).collect();
+        assert_eq!(delays[4], Duration::ZERO, "no delay in the first half");
+        assert!(delays[8] > delays[6], "growing delay: {delays:?}");
+        assert!(a.banned(ip, t0).is_none());
+        a.failure(ip, t0);
+        assert_eq!(a.banned(ip, t0), Some(Duration::from_secs(5)));
+        let after = t0 + Duration::from_secs(6);
+        assert!(a.banned(ip, after).is_none(), "the ban ends");
+        for _ in 0..10 {
+            a.failure(ip, after);
+        }
+        assert_eq!(
+            a.banned(ip, after),
+            Some(Duration::from_secs(10)),
+            "doubled"
+        );
+    }
+
+    #[test]
+    fn the_window_resets_counts_and_subjects_are_separate() {
+        let a = abuse(3, 5);
+        let ip = Subjects {
+            ip: "203.0.113.9".parse().expect("ip"),
+            key_id: None,
+        };
+        let key = Subjects {
+            ip: "198.51.100.1".parse().expect("ip"),
+            key_id: Some("AAAAAAAAAAAA"),
+        };
+        let t0 = Instant::now();
+        a.failure(ip, t0);
+        a.failure(ip, t0);
+        let later = t0 + Duration::from_secs(61);
+        a.failure(ip, later);
+        assert!(a.banned(ip, later).is_none(), "old failures expired");
+        for _ in 0..3 {
+            a.failure(key, later);
+        }
+        assert!(a.banned(key, later).is_some());
+        assert!(a.banned(ip, later).is_none());
+    }
+
+    #[test]
+    fn off_means_off_and_the_table_is_bounded() {
+        let a = Abuse::new(rampart_config::Abuse {
+            enabled: false,
+            ..rampart_config::Abuse::default()
+        });
+        let ip = Subjects {
+            ip: "203.0.113.9".parse().expect("ip"),
+            key_id: None,
+        };
+        for _ in 0..100 {
+            a.failure(ip, Instant::now());
+        }
+        assert!(a.banned(ip, Instant::now()).is_none());
+        assert_eq!(a.tracked(), 0);
+
+        let a = abuse(5, 5);
+        let t0 = Instant::now();
+        for i in 0..(MAX_SUBJECTS as u32 + 10) {
+            let ip = IpAddr::from(std::net::Ipv6Addr::from(u128::from(i)));
+            a.failure(Subjects { ip, key_id: None }, t0);
+        }
+        assert!(a.tracked() <= MAX_SUBJECTS);
+    }
+}
