@@ -70,6 +70,8 @@ pub enum JwtFailure {
     Claims,
     /// `typ` says this is not an access token (an ID token, a logout token, ...).
     Type,
+    /// The introspection endpoint says the token is not active.
+    Inactive,
 }
 
 impl JwtFailure {
@@ -83,6 +85,7 @@ impl JwtFailure {
             JwtFailure::Audience => "auth.jwt_audience",
             JwtFailure::Claims => "auth.jwt_claims",
             JwtFailure::Type => "auth.jwt_type",
+            JwtFailure::Inactive => "auth.token_inactive",
         }
     }
 }
@@ -277,6 +280,80 @@ impl Issuer {
             claims,
         })
     }
+}
+
+/// What an RFC 7662 introspection answer must satisfy.
+#[derive(Debug, Clone)]
+pub struct IntrospectionPolicy {
+    /// If set, an `iss` in the answer must equal it.
+    pub issuer: Option<String>,
+    /// If non-empty, the answer's `aud` must name one of these.
+    pub audiences: Vec<String>,
+    pub roles_claim: Option<String>,
+    pub consumer_claim: String,
+}
+
+/// Reads an introspection answer. Only `"active": true` (the JSON boolean) is active; an
+/// active token past its `exp` is refused anyway.
+pub fn introspected(
+    answer: &[u8],
+    policy: &IntrospectionPolicy,
+    now: i64,
+) -> Result<Verified, JwtFailure> {
+    let claims = strict_object(answer).ok_or(JwtFailure::Claims)?;
+    if claims.get("active") != Some(&serde_json::Value::Bool(true)) {
+        return Err(JwtFailure::Inactive);
+    }
+    let exp = numeric_date(claims.get("exp"))?;
+    if exp.is_some_and(|exp| now >= exp) {
+        return Err(JwtFailure::Expired);
+    }
+    if let Some(nbf) = numeric_date(claims.get("nbf"))?
+        && now < nbf
+    {
+        return Err(JwtFailure::NotYetValid);
+    }
+    let issuer: Arc<str> = match (&policy.issuer, claims.get("iss")) {
+        (Some(want), Some(serde_json::Value::String(iss))) if iss == want => want.as_str().into(),
+        (Some(_), Some(_)) => return Err(JwtFailure::UnknownIssuer),
+        (Some(want), None) => want.as_str().into(),
+        (None, Some(serde_json::Value::String(iss))) => iss.as_str().into(),
+        (None, _) => "".into(),
+    };
+    if !policy.audiences.is_empty() {
+        let auds = strings(claims.get("aud"))?;
+        if !auds
+            .iter()
+            .any(|a| policy.audiences.iter().any(|w| w.as_str() == &**a))
+        {
+            return Err(JwtFailure::Audience);
+        }
+    }
+    let consumer = [policy.consumer_claim.as_str(), "client_id"]
+        .into_iter()
+        .find_map(|name| claims.get(name).and_then(serde_json::Value::as_str))
+        .filter(|name| !name.is_empty() && name.len() <= 256)
+        .ok_or(JwtFailure::Claims)?;
+    let mut scopes = strings(claims.get("scope"))?;
+    if scopes.is_empty() {
+        scopes = strings(claims.get("scp"))?;
+    }
+    let roles = match &policy.roles_claim {
+        Some(path) => strings(lookup(&claims, path))?,
+        None => Vec::new(),
+    };
+    let acr = claims.get("acr").and_then(|v| v.as_str()).map(Into::into);
+    let amr = strings(claims.get("amr"))?;
+    Ok(Verified {
+        issuer,
+        consumer: consumer.into(),
+        scopes: scopes.into(),
+        roles: roles.into(),
+        acr,
+        amr: amr.into(),
+        expires: exp.unwrap_or(i64::MAX),
+        claims,
+    })
 }
 
 /// A NumericDate: a JSON number of seconds. Strings, booleans and absurd values are refused

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use crate::duration::parse_duration;
 use crate::{
     Abuse, AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
-    Diagnostic, Hsts, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log, Owner, Route,
-    SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme, raw,
+    Diagnostic, Hsts, Introspection, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log,
+    Owner, Route, SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme, raw,
 };
 
 const SECTIONS: &[&str] = &[
@@ -27,6 +27,7 @@ const SECTIONS: &[&str] = &[
     "consumers",
     "jwt_issuers",
     "abuse",
+    "introspection",
     "upstreams",
     "routes",
 ];
@@ -220,6 +221,9 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .unwrap_or_default();
     let consumers: Vec<Option<raw::Consumer>> = elements(&mut ctx, &mut table, "consumers");
     let jwt_issuers: Vec<Option<raw::JwtIssuer>> = elements(&mut ctx, &mut table, "jwt_issuers");
+    let introspection: Option<raw::Introspection> = table
+        .remove("introspection")
+        .and_then(|v| ctx.section("introspection", v));
     let abuse: raw::Abuse = table
         .remove("abuse")
         .and_then(|v| ctx.section("abuse", v))
@@ -237,6 +241,20 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
     let jwt_issuers = compile_jwt_issuers(&mut ctx, jwt_issuers, base);
     let abuse = compile_abuse(&mut ctx, abuse);
+    let introspection = introspection.map(|i| compile_introspection(&mut ctx, i, base));
+    for (i, route) in routes.iter().enumerate() {
+        if let Some(j) = route
+            .auth
+            .iter()
+            .position(|m| *m == AuthMethod::Introspection)
+            && introspection.is_none()
+        {
+            ctx.error(
+                format!("routes[{i}].auth[{j}]"),
+                "\"introspection\" needs an [introspection] section",
+            );
+        }
+    }
     for (i, route) in routes.iter().enumerate() {
         if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::Jwt)
             && jwt_issuers.is_empty()
@@ -268,6 +286,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
             consumers,
             jwt_issuers,
             abuse,
+            introspection,
             warnings: ctx.warnings,
         })
     } else {
@@ -869,8 +888,11 @@ fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthM
             "none" => auth.push(AuthMethod::None),
             "api_key" if !auth.contains(&AuthMethod::ApiKey) => auth.push(AuthMethod::ApiKey),
             "jwt" if !auth.contains(&AuthMethod::Jwt) => auth.push(AuthMethod::Jwt),
-            "api_key" | "jwt" => ctx.error(format!("{key}[{j}]"), "listed twice"),
-            "mtls" | "introspection" => ctx.error(
+            "introspection" if !auth.contains(&AuthMethod::Introspection) => {
+                auth.push(AuthMethod::Introspection)
+            }
+            "api_key" | "jwt" | "introspection" => ctx.error(format!("{key}[{j}]"), "listed twice"),
+            "mtls" => ctx.error(
                 format!("{key}[{j}]"),
                 format!("\"{method}\" is not available in this build of rampart yet"),
             ),
@@ -1036,6 +1058,43 @@ fn compile_consumers(
         });
     }
     consumers
+}
+
+fn compile_introspection(ctx: &mut Ctx, raw: raw::Introspection, base: &Path) -> Introspection {
+    check_fetch_url(ctx, "introspection.url", &raw.url);
+    if raw.client_id.is_empty() {
+        ctx.error("introspection.client_id", "must not be empty");
+    }
+    if raw.client_secret_file.is_empty() {
+        ctx.error(
+            "introspection.client_secret_file",
+            "must name the file holding the secret",
+        );
+    }
+    let cache_ttl = ctx.bounded_duration(
+        "introspection.cache_ttl".to_owned(),
+        raw.cache_ttl.as_deref(),
+        Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
+    let negative_ttl = ctx.bounded_duration(
+        "introspection.negative_ttl".to_owned(),
+        raw.negative_ttl.as_deref(),
+        Duration::from_secs(5),
+        Duration::from_secs(60),
+    );
+    Introspection {
+        url: raw.url,
+        client_id: raw.client_id,
+        client_secret_file: base.join(raw.client_secret_file),
+        issuer: raw.issuer,
+        audiences: raw.audiences.unwrap_or_default(),
+        cache_ttl,
+        negative_ttl,
+        roles_claim: raw.roles_claim,
+        consumer_claim: raw.consumer_claim.unwrap_or_else(|| "sub".to_owned()),
+        ca: raw.ca.map(|c| base.join(c)),
+    }
 }
 
 fn compile_abuse(ctx: &mut Ctx, raw: raw::Abuse) -> Abuse {

@@ -41,6 +41,8 @@ pub struct Config {
     pub jwt_issuers: Vec<JwtIssuer>,
     /// Brute-force protection for authentication (on by default).
     pub abuse: Abuse,
+    /// `[introspection]`: the RFC 7662 endpoint for opaque tokens (`auth = ["introspection"]`).
+    pub introspection: Option<Introspection>,
     /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
     pub warnings: Vec<Diagnostic>,
 }
@@ -202,6 +204,28 @@ pub enum AuthMethod {
     ApiKey,
     /// A JWT access token (`Authorization: Bearer`) from one of `[[jwt_issuers]]`.
     Jwt,
+    /// An opaque bearer token, checked at the `[introspection]` endpoint (RFC 7662).
+    Introspection,
+}
+
+/// An RFC 7662 introspection endpoint, called with HTTP Basic client authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    pub url: String,
+    pub client_id: String,
+    /// A file holding the client secret (owner-only); the secret is never in the config.
+    pub client_secret_file: PathBuf,
+    /// If set, an `iss` in the answer must be this.
+    pub issuer: Option<String>,
+    /// If set, the answer's `aud` must name one of these.
+    pub audiences: Vec<String>,
+    /// Active answers are reused for at most this long (and never past the token's `exp`).
+    pub cache_ttl: Duration,
+    /// Inactive answers are reused for this long.
+    pub negative_ttl: Duration,
+    pub roles_claim: Option<String>,
+    pub consumer_claim: String,
+    pub ca: Option<PathBuf>,
 }
 
 /// The JWS algorithms an issuer may use. Symmetric (HS*) and `none` are not among them.

@@ -146,6 +146,21 @@ pub(crate) struct JwtIssuer {
     pub(crate) ca: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Introspection {
+    pub(crate) url: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret_file: String,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audiences: Option<Vec<String>>,
+    pub(crate) cache_ttl: Option<String>,
+    pub(crate) negative_ttl: Option<String>,
+    pub(crate) roles_claim: Option<String>,
+    pub(crate) consumer_claim: Option<String>,
+    pub(crate) ca: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Abuse {

@@ -23,6 +23,7 @@ use rampart_auth::master::MasterKey;
 use rampart_config::{AuthMethod, Config, Diagnostic};
 use rampart_store::{KeyRecord, SqliteStore, Store, Timestamp};
 
+use crate::introspection::{IntrospectionError, Introspector};
 use crate::jwt::JwtIssuers;
 use crate::problem::Rejection;
 use rampart_auth::jwt::Verified;
@@ -224,6 +225,7 @@ pub struct RouteAuth {
     public: bool,
     api_key: Option<ApiKeyCheck>,
     jwt: Option<Arc<JwtIssuers>>,
+    introspection: Option<Arc<Introspector>>,
     scopes: Box<[Box<str>]>,
     roles: Box<[Box<str>]>,
     step_up: Option<rampart_config::StepUp>,
@@ -259,6 +261,7 @@ impl RouteAuth {
         route: &rampart_config::Route,
         keys: Option<&Arc<ApiKeys>>,
         jwt: Option<&Arc<JwtIssuers>>,
+        introspection: Option<&Arc<Introspector>>,
         header: &HeaderName,
     ) -> RouteAuth {
         let api_key = match (route.auth.contains(&AuthMethod::ApiKey), keys) {
@@ -272,9 +275,16 @@ impl RouteAuth {
             (true, Some(jwt)) => Some(Arc::clone(jwt)),
             _ => None,
         };
+        let introspection = match (
+            route.auth.contains(&AuthMethod::Introspection),
+            introspection,
+        ) {
+            (true, Some(i)) => Some(Arc::clone(i)),
+            _ => None,
+        };
         let mut missing = Vec::new();
         let mut invalid = Vec::new();
-        if jwt.is_some() {
+        if jwt.is_some() || introspection.is_some() {
             // RFC 6750 §3: no error code when no token was sent; invalid_token and nothing
             // more when one was.
             missing.push(HeaderValue::from_static("Bearer realm=\"rampart\""));
@@ -291,6 +301,7 @@ impl RouteAuth {
             public: route.auth.contains(&AuthMethod::None),
             api_key,
             jwt,
+            introspection,
             scopes: route.scopes.iter().map(|s| s.as_str().into()).collect(),
             roles: route.roles.iter().map(|s| s.as_str().into()).collect(),
             step_up: route.step_up.clone(),
@@ -324,7 +335,7 @@ impl RouteAuth {
                 found = Some(Credential::ApiKey(text.trim()));
             }
         }
-        if self.jwt.is_some() {
+        if self.consumes_authorization() {
             for value in headers.get_all(http::header::AUTHORIZATION) {
                 count += 1;
                 let token = value
@@ -417,7 +428,7 @@ impl RouteAuth {
         if self.public {
             return Ok(None);
         }
-        if self.api_key.is_none() && self.jwt.is_none() {
+        if self.api_key.is_none() && self.jwt.is_none() && self.introspection.is_none() {
             return Err(Rejection::Forbidden("authz.no_method"));
         }
         let caller = match self.credential(headers)? {
@@ -458,10 +469,23 @@ impl RouteAuth {
                 }
             }
             Some(Credential::Bearer(token)) => {
-                let Some(jwt) = &self.jwt else {
-                    return Err(self.unauthorized("auth.credentials_missing", false));
+                // A JWS-shaped token goes to the JWT verifier when the route takes JWTs;
+                // anything else to introspection when the route takes that.
+                let looks_like_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
+                let result = match (&self.jwt, &self.introspection) {
+                    (Some(jwt), _) if looks_like_jwt || self.introspection.is_none() => {
+                        jwt.verify(token, now()).await
+                    }
+                    (_, Some(introspection)) => match introspection.verify(token, now()).await {
+                        Ok(verified) => Ok(verified),
+                        Err(IntrospectionError::Refused(failure)) => Err(failure),
+                        Err(IntrospectionError::Unavailable) => {
+                            return Err(Rejection::AuthUnavailable);
+                        }
+                    },
+                    _ => return Err(self.unauthorized("auth.credentials_missing", false)),
                 };
-                match jwt.verify(token, now()).await {
+                match result {
                     Ok(verified) => {
                         let claim = |name: &str| match verified.claims.get(name) {
                             Some(serde_json::Value::String(s)) => {
@@ -497,7 +521,7 @@ impl RouteAuth {
 
     /// Does this route consume the `Authorization` header (so it is not forwarded)?
     pub fn consumes_authorization(&self) -> bool {
-        self.jwt.is_some()
+        self.jwt.is_some() || self.introspection.is_some()
     }
 }
 
@@ -562,6 +586,7 @@ mod tests {
         let config = rampart_config::Config::from_toml_str(&text).expect("config");
         RouteAuth::new(
             &config.routes[0],
+            None,
             None,
             None,
             &HeaderName::from_static("x-api-key"),

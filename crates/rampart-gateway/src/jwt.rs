@@ -242,6 +242,14 @@ fn load_file(path: &std::path::Path) -> Result<KeySet, String> {
 }
 
 fn fetcher(ca: Option<&std::path::Path>) -> Result<Fetcher, String> {
+    Ok(Client::builder(TokioExecutor::new()).build(https_connector(ca)?))
+}
+
+/// An HTTPS connector trusting the system roots plus `ca`; plain http:// only where the
+/// config allowed it (loopback).
+pub(crate) fn https_connector(
+    ca: Option<&std::path::Path>,
+) -> Result<HttpsConnector<HttpConnector>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(ca) = ca {
@@ -260,12 +268,11 @@ fn fetcher(ca: Option<&std::path::Path>) -> Result<Fetcher, String> {
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     http.enforce_http(false);
     // Plain http:// reaches only loopback addresses: the config refuses any other.
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
+        .wrap_connector(http))
 }
 
 /// GETs a JSON document: 200 only, within the timeout and the size cap.

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod headers;
+pub mod introspection;
 pub mod jwt;
 pub mod metrics;
 pub mod pipeline;

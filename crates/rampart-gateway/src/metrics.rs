@@ -134,6 +134,11 @@ pub fn abuse_untracked() {
     counter!("rampart_abuse_untracked_total").increment(1);
 }
 
+/// An introspection call: `active`, `refused` (inactive or not for us), `unavailable`.
+pub fn introspection(result: &'static str) {
+    counter!("rampart_introspections_total", "result" => result).increment(1);
+}
+
 /// A JWKS fetch: `ok`, `failed`, or `throttled` (an unknown kid within the refresh limit).
 pub fn jwks_fetch(result: &'static str) {
     counter!("rampart_jwks_fetches_total", "result" => result).increment(1);

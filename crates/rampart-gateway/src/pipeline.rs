@@ -125,6 +125,7 @@ impl Pipeline {
         }
         let api_keys = ApiKeys::build(&config, mode)?;
         let jwt = JwtIssuers::build(&config, mode)?;
+        let introspection = crate::introspection::Introspector::build(&config, mode)?;
         let api_key_header = HeaderName::from_bytes(config.auth.api_key_header.as_bytes())
             .map_err(|_| {
                 vec![Diagnostic::new(
@@ -133,7 +134,13 @@ impl Pipeline {
                 )]
             })?;
         let router = Router::build(&config, &upstreams, |route| {
-            RouteAuth::new(route, api_keys.as_ref(), jwt.as_ref(), &api_key_header)
+            RouteAuth::new(
+                route,
+                api_keys.as_ref(),
+                jwt.as_ref(),
+                introspection.as_ref(),
+                &api_key_header,
+            )
         })?;
         Ok(Pipeline {
             security: SecurityHeaders::new(&config.server),

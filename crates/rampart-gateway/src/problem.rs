@@ -41,6 +41,8 @@ pub enum Rejection {
     },
     /// The caller is known but may not do this (missing scope, role, object rule).
     Forbidden(&'static str),
+    /// A credential could not be checked: the introspection endpoint failed. Fails closed.
+    AuthUnavailable,
     /// Banned for repeated authentication failures (or, later, rate limited).
     TooManyRequests {
         code: &'static str,
@@ -68,6 +70,7 @@ impl Rejection {
             Rejection::CorsDenied | Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -85,6 +88,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => "http.body_too_large",
             Rejection::BodyTimeout => "http.body_timeout",
             Rejection::CorsDenied => "cors.denied",
+            Rejection::AuthUnavailable => "auth.introspection_unavailable",
             Rejection::Unauthorized { code, .. }
             | Rejection::Forbidden(code)
             | Rejection::TooManyRequests { code, .. } => code,
@@ -200,6 +204,7 @@ mod tests {
                 challenges: vec![HeaderValue::from_static("ApiKey")].into(),
             },
             Rejection::Forbidden("x"),
+            Rejection::AuthUnavailable,
             Rejection::TooManyRequests {
                 code: "x",
                 retry_after: 1,

@@ -17,6 +17,9 @@ use crate::client::HttpClient;
 
 pub const CLIENT_ID: &str = "rampart-test";
 pub const CLIENT_SECRET: &str = "rampart-test-secret";
+/// The client the gateway introspects tokens as.
+pub const GATEWAY_CLIENT_ID: &str = "rampart-gateway";
+pub const GATEWAY_CLIENT_SECRET: &str = "rampart-gateway-secret";
 
 static INSTALL: Mutex<bool> = Mutex::new(false);
 
@@ -118,6 +121,20 @@ impl Provider {
             .as_str()
             .expect("access_token")
             .to_owned()
+    }
+
+    /// Revokes a token at the provider (RFC 7009), as its client.
+    pub async fn revoke(&self, token: &str) {
+        let request = http::Request::post(format!("{}/token/revocation", self.issuer()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                format!("Basic {}", base64(&format!("{CLIENT_ID}:{CLIENT_SECRET}"))),
+            )
+            .body(Full::new(Bytes::from(format!("token={}", encode(token)))))
+            .expect("request");
+        let answer = self.client.send(request).await.expect("revocation");
+        assert_eq!(answer.status, 200, "revocation: {}", answer.text());
     }
 
     /// Rotates the signing key of `alg`: new tokens carry a new kid. With `drop_old`, the
