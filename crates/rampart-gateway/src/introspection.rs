@@ -44,8 +44,11 @@ pub struct Introspector {
     cache_ttl: Duration,
     negative_ttl: Duration,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    cache: Mutex<HashMap<[u8; 32], (Instant, Option<Arc<Verified>>)>>,
+    cache: Mutex<HashMap<[u8; 32], Cached>>,
 }
+
+/// A cached answer: until when it may be used, and the token it verified (`None`: inactive).
+type Cached = (Instant, Option<Arc<Verified>>);
 
 impl std::fmt::Debug for Introspector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
