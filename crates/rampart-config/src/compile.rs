@@ -13,9 +13,10 @@ use serde::de::DeserializeOwned;
 
 use crate::duration::parse_duration;
 use crate::{
-    Abuse, AccessLog, Admin, Auth, AuthMethod, Config, Consumer, Cors, CorsOrigins, DeclaredKey,
-    Diagnostic, Hsts, Introspection, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer, Limits, Log,
-    Owner, Route, SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme, raw,
+    Abuse, AccessLog, Admin, Auth, AuthMethod, ClientAuth, Config, Consumer, Cors, CorsOrigins,
+    DeclaredKey, Diagnostic, Hsts, Introspection, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer,
+    Limits, Log, Owner, Route, SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme,
+    raw,
 };
 
 const SECTIONS: &[&str] = &[
@@ -242,6 +243,17 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let jwt_issuers = compile_jwt_issuers(&mut ctx, jwt_issuers, base);
     let abuse = compile_abuse(&mut ctx, abuse);
     let introspection = introspection.map(|i| compile_introspection(&mut ctx, i, base));
+    let mtls_on = server.tls.as_ref().is_some_and(|t| t.client_auth.is_some());
+    for (i, route) in routes.iter().enumerate() {
+        if let Some(j) = route.auth.iter().position(|m| *m == AuthMethod::Mtls)
+            && !mtls_on
+        {
+            ctx.error(
+                format!("routes[{i}].auth[{j}]"),
+                "\"mtls\" needs client certificates on the listener: server.tls.client_ca",
+            );
+        }
+    }
     for (i, route) in routes.iter().enumerate() {
         if let Some(j) = route
             .auth
@@ -349,10 +361,43 @@ fn compile_server(ctx: &mut Ctx, raw: raw::Server, base: &Path) -> Server {
                 "preload requires max_age of at least one year and include_subdomains = true",
             );
         }
+        let required = match tls.client_auth.as_deref() {
+            None | Some("optional") => false,
+            Some("required") => true,
+            Some(other) => {
+                ctx.error(
+                    "server.tls.client_auth",
+                    format!("\"{other}\": write \"optional\" or \"required\""),
+                );
+                false
+            }
+        };
+        let client_auth = match tls.client_ca {
+            Some(ca) => Some(ClientAuth {
+                ca: base.join(ca),
+                crls: tls
+                    .client_crls
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| base.join(c))
+                    .collect(),
+                required,
+            }),
+            None => {
+                if tls.client_auth.is_some() || tls.client_crls.is_some() {
+                    ctx.error(
+                        "server.tls.client_ca",
+                        "client certificates need the CA that issues them (client_ca)",
+                    );
+                }
+                None
+            }
+        };
         Tls {
             cert: base.join(&tls.cert),
             key: base.join(&tls.key),
             hsts,
+            client_auth,
         }
     });
     if tls.is_none() && !listen.ip().is_loopback() {
@@ -891,11 +936,10 @@ fn compile_auth(ctx: &mut Ctx, key: &str, raw: Option<Vec<String>>) -> Vec<AuthM
             "introspection" if !auth.contains(&AuthMethod::Introspection) => {
                 auth.push(AuthMethod::Introspection)
             }
-            "api_key" | "jwt" | "introspection" => ctx.error(format!("{key}[{j}]"), "listed twice"),
-            "mtls" => ctx.error(
-                format!("{key}[{j}]"),
-                format!("\"{method}\" is not available in this build of rampart yet"),
-            ),
+            "mtls" if !auth.contains(&AuthMethod::Mtls) => auth.push(AuthMethod::Mtls),
+            "api_key" | "jwt" | "introspection" | "mtls" => {
+                ctx.error(format!("{key}[{j}]"), "listed twice")
+            }
             other => ctx.error(
                 format!("{key}[{j}]"),
                 format!("unknown auth method \"{other}\""),
@@ -985,7 +1029,11 @@ fn compile_consumers(
     raw: Vec<Option<raw::Consumer>>,
     have_store: bool,
 ) -> Vec<Consumer> {
-    if !raw.is_empty() && !have_store {
+    let declares_keys = raw
+        .iter()
+        .flatten()
+        .any(|c| c.keys.as_ref().is_some_and(|k| !k.is_empty()));
+    if declares_keys && !have_store {
         ctx.error(
             "consumers",
             "declared keys are hashed under the pepper from [store].master_key_file; add a [store] section",
@@ -1051,10 +1099,40 @@ fn compile_consumers(
             });
         }
         let roles = scope_list(ctx, &format!("consumers[{i}].roles"), consumer.roles);
+        let mut cert_sha256 = Vec::new();
+        let mut cert_san = Vec::new();
+        if let Some(mtls) = consumer.mtls {
+            for (j, hex) in mtls.sha256.unwrap_or_default().iter().enumerate() {
+                match decode_hash(&hex.replace(':', "").to_ascii_lowercase()) {
+                    Some(h) => cert_sha256.push(h),
+                    None => ctx.error(
+                        format!("consumers[{i}].mtls.sha256[{j}]"),
+                        "must be the SHA-256 of the certificate (64 hex digits)",
+                    ),
+                }
+            }
+            for (j, san) in mtls.san.unwrap_or_default().into_iter().enumerate() {
+                let ok = !san.is_empty()
+                    && san.len() <= 253
+                    && san
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+                if ok {
+                    cert_san.push(san.to_ascii_lowercase());
+                } else {
+                    ctx.error(
+                        format!("consumers[{i}].mtls.san[{j}]"),
+                        "must be a DNS name or an IP address",
+                    );
+                }
+            }
+        }
         consumers.push(Consumer {
             name: consumer.name,
             roles,
             keys,
+            cert_sha256,
+            cert_san,
         });
     }
     consumers
@@ -1860,8 +1938,55 @@ mod tests {
     }
 
     #[test]
+    fn mtls_needs_a_client_ca_and_consumers_name_certificates() {
+        let tls = "[server]\ntls = { cert = \"c.pem\", key = \"k.pem\", client_ca = \"ca.pem\", client_auth = \"required\" }\n";
+        let consumer = "[[consumers]]\nname = \"payments\"\nmtls = { san = [\"client.example.com\"], sha256 = [\"00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\"] }\n";
+        let text = format!(
+            "{tls}{consumer}{}",
+            MINIMAL.replace("[\"none\"]", "[\"mtls\"]")
+        );
+        let config = Config::from_toml_str(&text).expect("valid: no store needed without keys");
+        let auth = config
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_auth.as_ref())
+            .expect("mtls");
+        assert!(auth.required);
+        assert_eq!(config.consumers[0].cert_sha256[0][10], 0xaa);
+        assert_eq!(config.consumers[0].cert_san, ["client.example.com"]);
+
+        let found = errors(&MINIMAL.replace("[\"none\"]", "[\"mtls\"]"));
+        assert!(
+            found.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
+            "{found:?}"
+        );
+        let found = errors(&text.replace("\"required\"", "\"sometimes\""));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("server.tls.client_auth:")),
+            "{found:?}"
+        );
+        let found = errors(&text.replace("00112233", "zz112233"));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("consumers[0].mtls.sha256[0]:")),
+            "{found:?}"
+        );
+        let found = errors(&text.replace("client.example.com", "not a name"));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("consumers[0].mtls.san[0]:")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn auth_methods_not_built_yet_are_refused_not_ignored() {
-        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"mtls\"]"));
+        let errors = errors(&MINIMAL.replace("[\"none\"]", "[\"oauth1\"]"));
         assert!(
             errors.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
             "{errors:?}"

@@ -98,6 +98,18 @@ pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub hsts: Hsts,
+    /// Client certificates (mTLS), when `client_ca` is set.
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Client certificates are verified against `ca` (and the CRLs) during the handshake;
+/// `required` refuses a handshake without one, otherwise routes with `auth = ["mtls"]`
+/// require it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    pub ca: PathBuf,
+    pub crls: Vec<PathBuf>,
+    pub required: bool,
 }
 
 /// The `Strict-Transport-Security` header sent on every TLS response.
@@ -206,6 +218,8 @@ pub enum AuthMethod {
     Jwt,
     /// An opaque bearer token, checked at the `[introspection]` endpoint (RFC 7662).
     Introspection,
+    /// A client certificate verified in the TLS handshake, mapped to a consumer.
+    Mtls,
 }
 
 /// An RFC 7662 introspection endpoint, called with HTTP Basic client authentication.
@@ -329,6 +343,10 @@ pub struct Consumer {
     pub name: String,
     pub roles: Vec<String>,
     pub keys: Vec<DeclaredKey>,
+    /// Client certificates that identify this consumer: by SHA-256 fingerprint of the leaf
+    /// certificate (lower-case hex) or by a DNS name or IP address in its SANs.
+    pub cert_sha256: Vec<[u8; 32]>,
+    pub cert_san: Vec<String>,
 }
 
 /// A key declared in the config: its public id and peppered hash, never the key itself

@@ -33,6 +33,9 @@ pub(crate) struct Tls {
     pub(crate) cert: String,
     pub(crate) key: String,
     pub(crate) hsts: Option<Hsts>,
+    pub(crate) client_ca: Option<String>,
+    pub(crate) client_crls: Option<Vec<String>>,
+    pub(crate) client_auth: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +185,14 @@ pub(crate) struct Consumer {
     pub(crate) name: String,
     pub(crate) roles: Option<Vec<String>>,
     pub(crate) keys: Option<Vec<DeclaredKey>>,
+    pub(crate) mtls: Option<ConsumerMtls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsumerMtls {
+    pub(crate) sha256: Option<Vec<String>>,
+    pub(crate) san: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

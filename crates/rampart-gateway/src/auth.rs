@@ -11,6 +11,7 @@
 //! into a decision: the caller's identity, a 401 (one answer for every authentication
 //! failure) or a 403 (authenticated, not allowed).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -219,6 +220,73 @@ async fn follow(keys: Weak<ApiKeys>) {
     }
 }
 
+/// A client certificate the TLS handshake verified (chain to the configured CA, not
+/// revoked), with its SHA-256 fingerprint.
+#[derive(Debug)]
+pub struct ClientCert {
+    der: rustls_pki_types::CertificateDer<'static>,
+    pub sha256: [u8; 32],
+}
+
+impl ClientCert {
+    pub fn new(der: rustls_pki_types::CertificateDer<'static>) -> ClientCert {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(digest.as_ref());
+        ClientCert { der, sha256 }
+    }
+
+    /// Does the certificate name `san` (a DNS name or IP address) among its SANs?
+    fn has_san(&self, san: &rustls_pki_types::ServerName<'static>) -> bool {
+        webpki::EndEntityCert::try_from(&self.der)
+            .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(san).is_ok())
+    }
+}
+
+/// Consumers that authenticate with client certificates, from `[[consumers]] mtls = ...`.
+#[derive(Debug, Default)]
+pub struct CertConsumers {
+    by_fingerprint: HashMap<[u8; 32], MtlsConsumer>,
+    by_san: Vec<(rustls_pki_types::ServerName<'static>, MtlsConsumer)>,
+}
+
+#[derive(Debug, Clone)]
+struct MtlsConsumer {
+    name: Arc<str>,
+    roles: Box<[Box<str>]>,
+}
+
+impl CertConsumers {
+    pub fn build(config: &Config) -> Arc<CertConsumers> {
+        let mut out = CertConsumers::default();
+        for c in &config.consumers {
+            let consumer = MtlsConsumer {
+                name: c.name.as_str().into(),
+                roles: c.roles.iter().map(|r| r.as_str().into()).collect(),
+            };
+            for fp in &c.cert_sha256 {
+                out.by_fingerprint.insert(*fp, consumer.clone());
+            }
+            for san in &c.cert_san {
+                if let Ok(name) = rustls_pki_types::ServerName::try_from(san.clone()) {
+                    out.by_san.push((name, consumer.clone()));
+                }
+            }
+        }
+        Arc::new(out)
+    }
+
+    /// The consumer a certificate belongs to: by fingerprint first, then by SAN.
+    fn find(&self, cert: &ClientCert) -> Option<&MtlsConsumer> {
+        self.by_fingerprint.get(&cert.sha256).or_else(|| {
+            self.by_san
+                .iter()
+                .find(|(san, _)| cert.has_san(san))
+                .map(|(_, consumer)| consumer)
+        })
+    }
+}
+
 /// What a route demands of its callers.
 #[derive(Debug)]
 pub struct RouteAuth {
@@ -226,6 +294,7 @@ pub struct RouteAuth {
     api_key: Option<ApiKeyCheck>,
     jwt: Option<Arc<JwtIssuers>>,
     introspection: Option<Arc<Introspector>>,
+    mtls: Option<Arc<CertConsumers>>,
     scopes: Box<[Box<str>]>,
     roles: Box<[Box<str>]>,
     step_up: Option<rampart_config::StepUp>,
@@ -262,6 +331,7 @@ impl RouteAuth {
         keys: Option<&Arc<ApiKeys>>,
         jwt: Option<&Arc<JwtIssuers>>,
         introspection: Option<&Arc<Introspector>>,
+        mtls: Option<&Arc<CertConsumers>>,
         header: &HeaderName,
     ) -> RouteAuth {
         let api_key = match (route.auth.contains(&AuthMethod::ApiKey), keys) {
@@ -282,6 +352,10 @@ impl RouteAuth {
             (true, Some(i)) => Some(Arc::clone(i)),
             _ => None,
         };
+        let mtls = match (route.auth.contains(&AuthMethod::Mtls), mtls) {
+            (true, Some(m)) => Some(Arc::clone(m)),
+            _ => None,
+        };
         let mut missing = Vec::new();
         let mut invalid = Vec::new();
         if jwt.is_some() || introspection.is_some() {
@@ -297,11 +371,19 @@ impl RouteAuth {
             missing.push(value.clone());
             invalid.push(value);
         }
+        if mtls.is_some() {
+            // No registered scheme exists for client certificates; this one says which
+            // credential the route takes, and nothing else.
+            let value = HeaderValue::from_static("MutualTLS realm=\"rampart\"");
+            missing.push(value.clone());
+            invalid.push(value);
+        }
         RouteAuth {
             public: route.auth.contains(&AuthMethod::None),
             api_key,
             jwt,
             introspection,
+            mtls,
             scopes: route.scopes.iter().map(|s| s.as_str().into()).collect(),
             roles: route.roles.iter().map(|s| s.as_str().into()).collect(),
             step_up: route.step_up.clone(),
@@ -422,17 +504,50 @@ impl RouteAuth {
     pub async fn check(
         &self,
         headers: &HeaderMap,
+        client_cert: Option<&ClientCert>,
         owner_value: Option<&str>,
         key_id: &mut Option<Box<str>>,
     ) -> Result<Option<Caller>, Rejection> {
         if self.public {
             return Ok(None);
         }
-        if self.api_key.is_none() && self.jwt.is_none() && self.introspection.is_none() {
+        if self.api_key.is_none()
+            && self.jwt.is_none()
+            && self.introspection.is_none()
+            && self.mtls.is_none()
+        {
             return Err(Rejection::Forbidden("authz.no_method"));
         }
         let caller = match self.credential(headers)? {
-            None => return Err(self.unauthorized("auth.credentials_missing", false)),
+            // A client certificate counts when no header credential was presented: one
+            // request, one caller.
+            None => match (&self.mtls, client_cert) {
+                (Some(consumers), Some(cert)) => match consumers.find(cert) {
+                    Some(consumer) => {
+                        let claim = |name: &str| match name {
+                            "sub" | "consumer" => Some(std::borrow::Cow::Borrowed(&*consumer.name)),
+                            _ => None,
+                        };
+                        self.authorize(
+                            &Principal {
+                                scopes: &[],
+                                roles: &consumer.roles,
+                                acr: None,
+                                amr: &[],
+                                claim: &claim,
+                            },
+                            owner_value,
+                        )?;
+                        Caller {
+                            consumer: Arc::clone(&consumer.name),
+                            key_id: None,
+                            token: None,
+                        }
+                    }
+                    None => return Err(self.unauthorized("auth.mtls_unknown_certificate", true)),
+                },
+                _ => return Err(self.unauthorized("auth.credentials_missing", false)),
+            },
             Some(Credential::ApiKey(presented)) => {
                 let Some(check) = &self.api_key else {
                     return Err(self.unauthorized("auth.credentials_missing", false));
@@ -586,6 +701,7 @@ mod tests {
         let config = rampart_config::Config::from_toml_str(&text).expect("config");
         RouteAuth::new(
             &config.routes[0],
+            None,
             None,
             None,
             None,

@@ -55,6 +55,8 @@ type Answer<'a> = (
 pub struct Connection {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The client certificate the TLS handshake verified, if any.
+    pub client_cert: Option<Arc<crate::auth::ClientCert>>,
     /// The peer as the forwarding headers describe it.
     forwarded: headers::Peer,
 }
@@ -64,8 +66,14 @@ impl Connection {
         Connection {
             peer,
             tls,
+            client_cert: None,
             forwarded: headers::Peer::new(peer.ip(), tls),
         }
+    }
+
+    pub fn with_client_cert(mut self, cert: Option<Arc<crate::auth::ClientCert>>) -> Connection {
+        self.client_cert = cert;
+        self
     }
 }
 
@@ -126,6 +134,7 @@ impl Pipeline {
         let api_keys = ApiKeys::build(&config, mode)?;
         let jwt = JwtIssuers::build(&config, mode)?;
         let introspection = crate::introspection::Introspector::build(&config, mode)?;
+        let cert_consumers = crate::auth::CertConsumers::build(&config);
         let api_key_header = HeaderName::from_bytes(config.auth.api_key_header.as_bytes())
             .map_err(|_| {
                 vec![Diagnostic::new(
@@ -139,6 +148,7 @@ impl Pipeline {
                 api_keys.as_ref(),
                 jwt.as_ref(),
                 introspection.as_ref(),
+                Some(&cert_consumers),
                 &api_key_header,
             )
         })?;
@@ -375,7 +385,12 @@ impl Pipeline {
         }
         let caller = match route
             .auth
-            .check(request.headers(), owner.as_deref(), &mut record.key_id)
+            .check(
+                request.headers(),
+                conn.client_cert.as_deref(),
+                owner.as_deref(),
+                &mut record.key_id,
+            )
             .await
         {
             Ok(caller) => caller,

@@ -151,8 +151,11 @@ impl Gateway {
         });
         let acceptor = match &certs {
             Some(certs) => Some(TlsAcceptor::from(
-                tls::server_config(Arc::clone(certs))
-                    .map_err(|e| StartError::Config(vec![Diagnostic::new("server.tls", e)]))?,
+                tls::server_config(
+                    Arc::clone(certs),
+                    server.tls.as_ref().and_then(|t| t.client_auth.as_ref()),
+                )
+                .map_err(|e| StartError::Config(vec![Diagnostic::new("server.tls", e)]))?,
             )),
             None => None,
         };
@@ -213,6 +216,14 @@ impl Gateway {
             notes.push(Diagnostic::new(
                 "",
                 "listener addresses, worker_threads, max_connections and log.access take effect at the next restart",
+            ));
+        }
+        if old.server.tls.as_ref().map(|t| &t.client_auth)
+            != config.server.tls.as_ref().map(|t| &t.client_auth)
+        {
+            notes.push(Diagnostic::new(
+                "server.tls.client_ca",
+                "client-certificate settings (CA, CRLs, optional/required) take effect at the next restart",
             ));
         }
         if old.server.tls.is_some() != config.server.tls.is_some() {
@@ -351,7 +362,13 @@ async fn serve_connection(
             return;
         }
     };
-    let conn = Arc::new(Connection::new(peer, true));
+    let client_cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| Arc::new(crate::auth::ClientCert::new(leaf.clone().into_owned())));
+    let conn = Arc::new(Connection::new(peer, true).with_client_cert(client_cert));
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         serve_http2(shared, tls, conn).await;
     } else {

@@ -87,12 +87,50 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
-pub fn server_config(certs: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>, String> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+/// The verifier of client certificates: chains to `ca`, not revoked by the CRLs, and, unless
+/// `required`, optional (a route with `auth = ["mtls"]` then asks for one).
+fn client_verifier(
+    auth: &rampart_config::ClientAuth,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    use rustls_pki_types::CertificateRevocationListDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in read_certs(&auth.ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", auth.ca.display()))?;
+    }
+    let mut crls = Vec::new();
+    for path in &auth.crls {
+        let found = CertificateRevocationListDer::pem_file_iter(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if found.is_empty() {
+            return Err(format!("{}: no PEM CRL found", path.display()));
+        }
+        crls.extend(found);
+    }
+    let mut builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .with_crls(crls);
+    if !auth.required {
+        builder = builder.allow_unauthenticated();
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+pub fn server_config(
+    certs: Arc<CertStore>,
+    client_auth: Option<&rampart_config::ClientAuth>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_cert_resolver(certs);
+        .map_err(|e| e.to_string())?;
+    let builder = match client_auth {
+        Some(auth) => builder.with_client_cert_verifier(client_verifier(auth)?),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(certs);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

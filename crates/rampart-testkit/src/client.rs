@@ -103,6 +103,34 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// An HTTPS client that trusts `trust` and presents a client certificate (mTLS).
+    pub fn with_identity(trust: &Path, cert: &Path, key: &Path) -> HttpClient {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(trust).expect("read cert") {
+            roots.add(c.expect("parse cert")).expect("add root");
+        }
+        let chain = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+            .expect("read client cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse client cert");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).expect("client key");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .expect("client identity");
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .build();
+        HttpClient {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
     pub fn new(trust: Option<&Path>, http2: bool) -> HttpClient {
         let tls = match trust {
             Some(cert) => client_config_trusting(cert, &[]),
