@@ -154,8 +154,9 @@ impl ApiKey {
         })
     }
 
-    /// Checks the format of a presented key, without any lookup.
-    pub fn parse(presented: &str) -> Result<ApiKey, KeyFormatError> {
+    /// Checks the format of a presented key and returns its id, without copying anything
+    /// (the request path; [`ApiKey::parse`] is the owning form).
+    pub fn check_format(presented: &str) -> Result<&str, KeyFormatError> {
         let bytes = presented.as_bytes();
         if !presented.starts_with(PREFIX) {
             return Err(KeyFormatError::Prefix);
@@ -170,9 +171,15 @@ impl ApiKey {
         if checksum(body) != sum {
             return Err(KeyFormatError::Checksum);
         }
+        Ok(&presented[PREFIX.len()..PREFIX.len() + ID_LEN])
+    }
+
+    /// Checks the format of a presented key, without any lookup.
+    pub fn parse(presented: &str) -> Result<ApiKey, KeyFormatError> {
+        let id = ApiKey::check_format(presented)?;
         Ok(ApiKey {
-            id: KeyId(presented[PREFIX.len()..PREFIX.len() + ID_LEN].to_owned()),
-            text: Secret::new(bytes.to_vec()),
+            id: KeyId(id.to_owned()),
+            text: Secret::new(presented.as_bytes().to_vec()),
         })
     }
 
@@ -235,6 +242,12 @@ impl KeyHasher {
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         KeyHash(out)
+    }
+
+    /// Does a presented key, already format-checked by [`ApiKey::check_format`], match the
+    /// stored hash? Compared in constant time.
+    pub fn verify_presented(&self, presented: &str, stored: &KeyHash) -> bool {
+        hmac::verify(&self.key, presented.as_bytes(), &stored.0).is_ok()
     }
 
     /// Does `key` match the stored hash? Compared in constant time.

@@ -17,7 +17,7 @@ use crate::api_key::{ApiKey, KeyHash, KeyHasher};
 /// A key as the request path sees it.
 #[derive(Debug)]
 pub struct KeyEntry {
-    pub id: Box<str>,
+    pub id: Arc<str>,
     pub consumer: Arc<str>,
     pub scopes: Box<[Box<str>]>,
     /// The consumer's roles.
@@ -76,7 +76,7 @@ pub struct KeyTable {
     declared: HashMap<Box<str>, Arc<KeyEntry>>,
     stored: RwLock<HashMap<Box<str>, Arc<KeyEntry>>>,
     /// Ids used since the last [`KeyTable::take_last_used`], each once per second at most.
-    used: Mutex<Vec<(Box<str>, Timestamp)>>,
+    used: Mutex<Vec<(Arc<str>, Timestamp)>>,
     /// Verified against when the id is unknown, so that an unknown id costs the same HMAC
     /// as a known one.
     decoy: KeyHash,
@@ -134,9 +134,9 @@ impl KeyTable {
         &self,
         presented: &str,
         now: Timestamp,
-    ) -> Result<Arc<KeyEntry>, (KeyFailure, Option<Box<str>>)> {
-        let key = ApiKey::parse(presented).map_err(|e| (KeyFailure::Malformed(e.code()), None))?;
-        let id = key.id().as_str();
+    ) -> Result<Arc<KeyEntry>, (KeyFailure, Option<Arc<str>>)> {
+        let id =
+            ApiKey::check_format(presented).map_err(|e| (KeyFailure::Malformed(e.code()), None))?;
         let entry = match self.declared.get(id) {
             Some(entry) => Some(Arc::clone(entry)),
             None => self
@@ -147,10 +147,10 @@ impl KeyTable {
                 .cloned(),
         };
         let Some(entry) = entry else {
-            let _ = self.hasher.verify(&key, &self.decoy);
+            let _ = self.hasher.verify_presented(presented, &self.decoy);
             return Err((KeyFailure::Unknown, Some(id.into())));
         };
-        if !self.hasher.verify(&key, &entry.hash) {
+        if !self.hasher.verify_presented(presented, &entry.hash) {
             return Err((KeyFailure::Mismatch, Some(id.into())));
         }
         // Checked after the hash, so that only the key's holder learns its state (in the
@@ -178,14 +178,14 @@ impl KeyTable {
     /// The last-used times collected since the previous call, one per key.
     pub fn take_last_used(&self) -> Vec<(String, Timestamp)> {
         let taken = std::mem::take(&mut *self.used.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut latest: HashMap<Box<str>, Timestamp> = HashMap::with_capacity(taken.len());
+        let mut latest: HashMap<Arc<str>, Timestamp> = HashMap::with_capacity(taken.len());
         for (id, at) in taken {
             let slot = latest.entry(id).or_insert(at);
             *slot = (*slot).max(at);
         }
         latest
             .into_iter()
-            .map(|(id, at)| (id.into_string(), at))
+            .map(|(id, at)| (id.to_string(), at))
             .collect()
     }
 }

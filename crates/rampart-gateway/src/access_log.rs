@@ -36,7 +36,7 @@ pub struct Record {
     pub route: Option<Arc<crate::metrics::RouteMetrics>>,
     pub consumer: Option<Arc<str>>,
     /// The API key id presented, when its format was valid (for the log and abuse counting).
-    pub key_id: Option<Box<str>>,
+    pub key_id: Option<Arc<str>>,
     pub status: u16,
     pub decision: Decision,
     pub reason: &'static str,

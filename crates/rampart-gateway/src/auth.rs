@@ -314,7 +314,7 @@ struct ApiKeyCheck {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub consumer: Arc<str>,
-    pub key_id: Option<Box<str>>,
+    pub key_id: Option<Arc<str>>,
     /// The verified token, for JWT callers (roles, claims for object rules).
     pub token: Option<Arc<Verified>>,
 }
@@ -506,7 +506,7 @@ impl RouteAuth {
         headers: &HeaderMap,
         client_cert: Option<&ClientCert>,
         owner_value: Option<&str>,
-        key_id: &mut Option<Box<str>>,
+        key_id: &mut Option<Arc<str>>,
     ) -> Result<Option<Caller>, Rejection> {
         if self.public {
             return Ok(None);
