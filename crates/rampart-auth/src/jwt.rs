@@ -250,19 +250,11 @@ impl Issuer {
         {
             return Err(JwtFailure::Claims);
         }
-        let consumer = [policy.consumer_claim.as_str(), "client_id"]
-            .into_iter()
-            .find_map(|name| claims.get(name).and_then(serde_json::Value::as_str))
-            .filter(|name| !name.is_empty() && name.len() <= 256)
-            .ok_or(JwtFailure::Claims)?;
-        let mut scopes = strings(claims.get("scope"))?;
-        if scopes.is_empty() {
-            scopes = strings(claims.get("scp"))?;
-        }
-        let roles = match &policy.roles_claim {
-            Some(path) => strings(lookup(&claims, path))?,
-            None => Vec::new(),
-        };
+        let (consumer, scopes, roles) = caller_claims(
+            &claims,
+            &policy.consumer_claim,
+            policy.roles_claim.as_deref(),
+        )?;
         let acr = match claims.get("acr") {
             None => None,
             Some(serde_json::Value::String(acr)) => Some(acr.as_str().into()),
@@ -271,7 +263,7 @@ impl Issuer {
         let amr = strings(claims.get("amr"))?;
         Ok(Verified {
             issuer: Arc::clone(&self.issuer),
-            consumer: consumer.into(),
+            consumer,
             scopes: scopes.into(),
             roles: roles.into(),
             acr,
@@ -329,7 +321,35 @@ pub fn introspected(
             return Err(JwtFailure::Audience);
         }
     }
-    let consumer = [policy.consumer_claim.as_str(), "client_id"]
+    let (consumer, scopes, roles) = caller_claims(
+        &claims,
+        &policy.consumer_claim,
+        policy.roles_claim.as_deref(),
+    )?;
+    let acr = claims.get("acr").and_then(|v| v.as_str()).map(Into::into);
+    let amr = strings(claims.get("amr"))?;
+    Ok(Verified {
+        issuer,
+        consumer,
+        scopes: scopes.into(),
+        roles: roles.into(),
+        acr,
+        amr: amr.into(),
+        expires: exp.unwrap_or(i64::MAX),
+        claims,
+    })
+}
+
+/// Who the caller is and what it holds: the consumer claim (falling back to `client_id`),
+/// scopes from `scope` or `scp`, roles from the roles claim.
+type CallerClaims = (Arc<str>, Vec<Box<str>>, Vec<Box<str>>);
+
+fn caller_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    consumer_claim: &str,
+    roles_claim: Option<&str>,
+) -> Result<CallerClaims, JwtFailure> {
+    let consumer = [consumer_claim, "client_id"]
         .into_iter()
         .find_map(|name| claims.get(name).and_then(serde_json::Value::as_str))
         .filter(|name| !name.is_empty() && name.len() <= 256)
@@ -338,22 +358,11 @@ pub fn introspected(
     if scopes.is_empty() {
         scopes = strings(claims.get("scp"))?;
     }
-    let roles = match &policy.roles_claim {
-        Some(path) => strings(lookup(&claims, path))?,
+    let roles = match roles_claim {
+        Some(path) => strings(lookup(claims, path))?,
         None => Vec::new(),
     };
-    let acr = claims.get("acr").and_then(|v| v.as_str()).map(Into::into);
-    let amr = strings(claims.get("amr"))?;
-    Ok(Verified {
-        issuer,
-        consumer: consumer.into(),
-        scopes: scopes.into(),
-        roles: roles.into(),
-        acr,
-        amr: amr.into(),
-        expires: exp.unwrap_or(i64::MAX),
-        claims,
-    })
+    Ok((consumer.into(), scopes, roles))
 }
 
 /// A NumericDate: a JSON number of seconds. Strings, booleans and absurd values are refused

@@ -54,6 +54,28 @@ fn hasher_from(master_key_file: &Path) -> Result<KeyHasher, String> {
     KeyHasher::new(&master.api_key_pepper()).map_err(|e| e.to_string())
 }
 
+/// The keys declared in the config (`[[consumers]] keys = [...]`), as store records.
+pub fn declared_keys(config: &Config) -> Vec<KeyRecord> {
+    config
+        .consumers
+        .iter()
+        .flat_map(|c| {
+            c.keys.iter().map(|k| KeyRecord {
+                id: k.id.clone(),
+                consumer: c.name.clone(),
+                hash: k.hash,
+                scopes: k.scopes.clone(),
+                created: 0,
+                expires: k.expires,
+                revoked: None,
+                rotated_from: None,
+                last_used: None,
+                roles: c.roles.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Opens the store a config names.
 pub fn open_store(config: &Config) -> Result<SqliteStore, String> {
     let path = config
@@ -103,25 +125,7 @@ impl ApiKeys {
         }
         let hasher = hasher_from(&store_config.master_key_file)
             .map_err(|e| vec![Diagnostic::new("store.master_key_file", e)])?;
-        let declared: Vec<KeyRecord> = config
-            .consumers
-            .iter()
-            .flat_map(|c| {
-                c.keys.iter().map(|k| KeyRecord {
-                    id: k.id.clone(),
-                    consumer: c.name.clone(),
-                    hash: k.hash,
-                    scopes: k.scopes.clone(),
-                    created: 0,
-                    expires: k.expires,
-                    revoked: None,
-                    rotated_from: None,
-                    last_used: None,
-                    roles: c.roles.clone(),
-                })
-            })
-            .collect();
-        let table = KeyTable::new(hasher, &declared);
+        let table = KeyTable::new(hasher, &declared_keys(config));
         let mut revision = 0;
         let store: Option<Arc<dyn Store>> = match (&store_config.path, mode) {
             (Some(path), Mode::Serve) => {

@@ -140,6 +140,20 @@ fn bump(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     )?)
 }
 
+/// The key exists and is not revoked, or the error that says which.
+fn require_live(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    let revoked: Option<Option<i64>> = tx
+        .query_row("SELECT revoked FROM api_keys WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match revoked {
+        None => Err(StoreError::KeyNotFound(id.to_owned())),
+        Some(Some(_)) => Err(StoreError::KeyRevoked(id.to_owned())),
+        Some(None) => Ok(()),
+    }
+}
+
 fn insert_key(tx: &Transaction<'_>, key: &KeyRecord, rev: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO consumers (name, created, rev) VALUES (?1, ?2, ?3)
@@ -268,16 +282,7 @@ impl Store for SqliteStore {
     fn revoke_key(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let revoked: Option<Option<i64>> = tx
-                .query_row("SELECT revoked FROM api_keys WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            match revoked {
-                None => return Err(StoreError::KeyNotFound(id.to_owned())),
-                Some(Some(_)) => return Err(StoreError::KeyRevoked(id.to_owned())),
-                Some(None) => {}
-            }
+            require_live(&tx, id)?;
             let rev = bump(&tx)?;
             tx.execute(
                 "UPDATE api_keys SET revoked = ?2, rev = ?3 WHERE id = ?1",
@@ -294,18 +299,7 @@ impl Store for SqliteStore {
         };
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let revoked: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT revoked FROM api_keys WHERE id = ?1",
-                    [old_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match revoked {
-                None => return Err(StoreError::KeyNotFound(old_id.to_owned())),
-                Some(Some(_)) => return Err(StoreError::KeyRevoked(old_id.to_owned())),
-                Some(None) => {}
-            }
+            require_live(&tx, old_id)?;
             let rev = bump(&tx)?;
             insert_key(&tx, successor, rev)?;
             tx.execute(

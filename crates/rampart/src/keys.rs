@@ -121,20 +121,31 @@ fn new_key(
     Ok((key, record))
 }
 
-pub(crate) fn create(
+/// The arguments of `create` and `declare`, checked, the config loaded, and a new key.
+fn checked_new_key(
     config: &Path,
     consumer: &str,
     scopes: Option<&str>,
     expires: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Config, ApiKey, KeyRecord)> {
     consumer_name(consumer)?;
     let scopes = scope_list(scopes)?;
     let now = auth::now();
     let expires = expiry(expires, now)?;
     let config = load(config)?;
     let hasher = hasher(&config)?;
-    let store = store(&config)?;
     let (key, record) = new_key(&hasher, consumer, scopes, now, expires)?;
+    Ok((config, key, record))
+}
+
+pub(crate) fn create(
+    config: &Path,
+    consumer: &str,
+    scopes: Option<&str>,
+    expires: Option<&str>,
+) -> anyhow::Result<()> {
+    let (config, key, record) = checked_new_key(config, consumer, scopes, expires)?;
+    let store = store(&config)?;
     store.create_key(&record)?;
     println!(
         "created key {} for consumer {} (scopes: {}; expires: {})",
@@ -156,13 +167,7 @@ pub(crate) fn declare(
     scopes: Option<&str>,
     expires: Option<&str>,
 ) -> anyhow::Result<()> {
-    consumer_name(consumer)?;
-    let scopes = scope_list(scopes)?;
-    let now = auth::now();
-    let expires = expiry(expires, now)?;
-    let config = load(config)?;
-    let hasher = hasher(&config)?;
-    let (key, record) = new_key(&hasher, consumer, scopes, now, expires)?;
+    let (_, key, record) = checked_new_key(config, consumer, scopes, expires)?;
     let hash: String = record.hash.iter().map(|b| format!("{b:02x}")).collect();
     let scopes: Vec<String> = record.scopes.iter().map(|s| format!("{s:?}")).collect();
     let mut entry = format!(
@@ -195,26 +200,10 @@ struct Listed<'a> {
 
 pub(crate) fn list(config: &Path, format: Format) -> anyhow::Result<()> {
     let config = load(config)?;
-    let mut keys: Vec<(KeyRecord, &'static str)> = Vec::new();
-    for consumer in &config.consumers {
-        for k in &consumer.keys {
-            keys.push((
-                KeyRecord {
-                    id: k.id.clone(),
-                    consumer: consumer.name.clone(),
-                    hash: k.hash,
-                    scopes: k.scopes.clone(),
-                    created: 0,
-                    expires: k.expires,
-                    revoked: None,
-                    rotated_from: None,
-                    last_used: None,
-                    roles: consumer.roles.clone(),
-                },
-                "config",
-            ));
-        }
-    }
+    let mut keys: Vec<(KeyRecord, &'static str)> = auth::declared_keys(&config)
+        .into_iter()
+        .map(|k| (k, "config"))
+        .collect();
     if config.store.as_ref().is_some_and(|s| s.path.is_some()) {
         keys.extend(
             store(&config)?
