@@ -168,3 +168,18 @@ async fn a_missing_credential_is_not_guessing() {
     }
     assert_eq!(rig.call("203.0.113.99", Some(&rig.key)).await.status, 200);
 }
+
+/// Two credentials could name two callers: the gateway never picks one.
+#[tokio::test]
+async fn two_credentials_in_one_request_are_refused() {
+    let rig = rig().await;
+    let request = http::Request::get(&rig.url)
+        .header("x-forwarded-for", "203.0.113.50")
+        .header("x-api-key", &rig.key)
+        .header("x-api-key", &rig.key)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = rig.client.send(request).await.expect("exchange");
+    assert_eq!(answer.status, 401, "{}", answer.text());
+    assert_eq!(rig.call("203.0.113.50", Some(&rig.key)).await.status, 200);
+}
