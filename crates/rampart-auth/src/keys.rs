@@ -118,14 +118,25 @@ impl KeyTable {
     /// Upserts keys read from the store. An id declared in the config keeps its declared
     /// entry: the reviewed file wins over the database.
     pub fn apply(&self, changed: &[KeyRecord]) {
-        let entries: Vec<_> = changed
-            .iter()
-            .filter(|r| !self.declared.contains_key(r.id.as_str()))
-            .map(|r| (Box::<str>::from(r.id.as_str()), Arc::new(KeyEntry::new(r))))
-            .collect();
+        let entries = self.entries(changed);
         let mut map = self.stored.write().unwrap_or_else(|p| p.into_inner());
         map.reserve(entries.len());
         map.extend(entries);
+    }
+
+    /// Replaces every stored key with `all` (the store was replaced, e.g. restored): a key
+    /// the new store does not have must stop working.
+    pub fn replace_all(&self, all: &[KeyRecord]) {
+        let map: HashMap<_, _> = self.entries(all).into_iter().collect();
+        *self.stored.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    fn entries(&self, records: &[KeyRecord]) -> Vec<(Box<str>, Arc<KeyEntry>)> {
+        records
+            .iter()
+            .filter(|r| !self.declared.contains_key(r.id.as_str()))
+            .map(|r| (Box::<str>::from(r.id.as_str()), Arc::new(KeyEntry::new(r))))
+            .collect()
     }
 
     /// Checks a presented key at time `now`. The error carries the key id when the format
@@ -282,6 +293,20 @@ mod tests {
                 .0,
             KeyFailure::Revoked
         );
+    }
+
+    #[test]
+    fn replacing_the_store_drops_keys_it_no_longer_has() {
+        let t = table(&[]);
+        let gone = ApiKey::generate().expect("rng");
+        let kept = ApiKey::generate().expect("rng");
+        t.apply(&[record(&t, &gone, "a"), record(&t, &kept, "b")]);
+        t.replace_all(&[record(&t, &kept, "b")]);
+        assert_eq!(
+            t.verify(gone.reveal(), 1).map(|_| ()).expect_err("gone").0,
+            KeyFailure::Unknown
+        );
+        assert!(t.verify(kept.reveal(), 1).is_ok());
     }
 
     #[test]

@@ -28,14 +28,12 @@ impl fmt::Debug for MasterKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
-    #[error("cannot read the master key file {path}: {source}")]
+    #[error("cannot read {path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error(
-        "the master key file {path} can be read by group or others (mode {mode:o}); run: chmod 600 {path}"
-    )]
+    #[error("{path} can be read by group or others (mode {mode:o}); run: chmod 600 {path}")]
     Exposed { path: String, mode: u32 },
     #[error("the master key file {path} must hold exactly 64 hex digits")]
     Format { path: String },
@@ -56,22 +54,13 @@ impl MasterKey {
     }
 
     pub fn load(path: &Path) -> Result<MasterKey, MasterKeyError> {
-        use std::os::unix::fs::PermissionsExt;
-        let shown = path.display().to_string();
-        let read_error = |source| MasterKeyError::Read {
-            path: shown.clone(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(read_error)?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(MasterKeyError::Exposed { path: shown, mode });
-        }
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(read_error)?);
+        let text = read_private_file(path)?;
         let hex = text.strip_suffix('\n').unwrap_or(&text);
         decode_hex(hex)
             .map(|bytes| MasterKey(Secret::new(bytes)))
-            .ok_or(MasterKeyError::Format { path: shown })
+            .ok_or(MasterKeyError::Format {
+                path: path.display().to_string(),
+            })
     }
 
     /// Writes the key to a new file (never over an existing one), readable by the owner only.
@@ -121,6 +110,29 @@ impl MasterKey {
         debug_assert!(filled.is_ok());
         Secret::new(out)
     }
+}
+
+/// Reads a secret file (the master key, an introspection client secret). A file that group
+/// or others can read is refused, as ssh refuses such a private key. The text is wiped
+/// from memory when dropped.
+pub fn read_private_file(path: &Path) -> Result<zeroize::Zeroizing<String>, MasterKeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display().to_string();
+    let read_error = |source| MasterKeyError::Read {
+        path: shown.clone(),
+        source,
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(read_error)?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(MasterKeyError::Exposed { path: shown, mode });
+    }
+    Ok(zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(read_error)?,
+    ))
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -1340,22 +1340,34 @@ fn compile_jwt_issuers(
 /// Keys are fetched over HTTPS; plain HTTP only from the machine itself (loopback), where
 /// no one can sit in the middle.
 fn check_fetch_url(ctx: &mut Ctx, key: &str, url: &str) {
-    if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = match host.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        };
-        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-        if !loopback {
+    if url.starts_with("http://") {
+        if !is_fetchable_url(url) {
             ctx.error(
                 key,
                 "must be https:// (plain http:// is allowed only for loopback addresses)",
             );
         }
-    } else if !url.starts_with("https://") || url.len() <= "https://".len() {
+    } else if !is_fetchable_url(url) {
         ctx.error(key, format!("\"{url}\" is not an https:// URL"));
     }
+}
+
+/// May rampart fetch keys or introspection answers from `url`? `https://`, or plain
+/// `http://` to a loopback address only (no one can sit in the middle there). The config
+/// checks configured URLs with it; the gateway checks URLs a discovery document names.
+pub fn is_fetchable_url(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        return !rest.is_empty();
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 fn decode_hash(text: &str) -> Option<[u8; 32]> {

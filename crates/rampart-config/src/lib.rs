@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use compile::{is_name, is_scope};
+pub use compile::{is_fetchable_url, is_name, is_scope};
 pub use duration::parse_duration;
 pub use ipnet::IpNet;
 

@@ -167,17 +167,24 @@ impl ApiKeys {
             if current == seen {
                 return Ok(None);
             }
-            // A lower revision means the database was replaced (a restore): read it all.
-            let since = if current < seen { 0 } else { seen };
-            store.keys_changed_since(since).map(Some)
+            // A lower revision means the database was replaced (a restore): read it all,
+            // and drop what it no longer has.
+            let reset = current < seen;
+            store
+                .keys_changed_since(if reset { 0 } else { seen })
+                .map(|changes| Some((reset, changes)))
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        let Some(changes) = changes else {
+        let Some((reset, changes)) = changes else {
             return Ok(false);
         };
-        self.table.apply(&changes.keys);
+        if reset {
+            self.table.replace_all(&changes.keys);
+        } else {
+            self.table.apply(&changes.keys);
+        }
         self.revision.store(changes.revision, Ordering::Release);
         tracing::info!(
             revision = changes.revision,

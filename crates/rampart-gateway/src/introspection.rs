@@ -60,21 +60,7 @@ impl std::fmt::Debug for Introspector {
 
 /// Reads a secret file: refused unless only its owner can read it.
 fn read_secret(path: &std::path::Path) -> Result<Secret, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "{} can be read by group or others (mode {mode:o}); run: chmod 600 {}",
-            path.display(),
-            path.display()
-        ));
-    }
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-    );
+    let text = rampart_auth::master::read_private_file(path).map_err(|e| e.to_string())?;
     let secret = text.trim_end_matches(['\n', '\r']);
     if secret.is_empty() {
         return Err(format!("{} is empty", path.display()));

@@ -322,9 +322,7 @@ async fn fetch_keys(
                 .get("jwks_uri")
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| format!("{url}: no jwks_uri"))?;
-            let secure = jwks_uri.starts_with("https://")
-                || (jwks_uri.starts_with("http://") && is_loopback_url(jwks_uri));
-            if !secure {
+            if !rampart_config::is_fetchable_url(jwks_uri) {
                 return Err(format!("{url}: jwks_uri {jwks_uri} is not https://"));
             }
             jwks_uri.to_owned()
@@ -339,14 +337,4 @@ async fn fetch_keys(
         ));
     }
     Ok(keys)
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or("");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => authority,
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }

@@ -257,8 +257,7 @@ fn shown_scopes(scopes: &[String]) -> String {
 }
 
 fn key_id(config: &Config, id: &str) -> anyhow::Result<()> {
-    let id_ok = id.len() == 12 && id.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !id_ok {
+    if rampart_auth::api_key::KeyId::parse(id).is_none() {
         bail!(
             "\"{id}\" is not a key id (12 letters and digits, as `rampart keys list` shows; never the key itself)"
         );
