@@ -15,8 +15,8 @@ use crate::duration::parse_duration;
 use crate::{
     Abuse, AccessLog, Admin, Auth, AuthMethod, ClientAuth, Config, Consumer, Cors, CorsOrigins,
     DeclaredKey, Diagnostic, Hsts, Introspection, IpNet, JWT_ALGORITHMS, JwksSource, JwtIssuer,
-    Limits, Log, Owner, Route, SecureHeaders, Server, StepUp, Store, Tls, Upstream, UpstreamScheme,
-    raw,
+    LimitKey, Limits, Log, Owner, RateLimiting, Route, SecureHeaders, Server, StepUp, Store, Tls,
+    Upstream, UpstreamScheme, raw,
 };
 
 const SECTIONS: &[&str] = &[
@@ -29,13 +29,14 @@ const SECTIONS: &[&str] = &[
     "jwt_issuers",
     "abuse",
     "introspection",
+    "ratelimit",
     "upstreams",
     "routes",
 ];
 
 /// Sections the product will have (SPEC.md) that this build does not implement yet. A config
 /// that uses them is refused rather than run without the protection it asks for.
-const NOT_YET: &[&str] = &["ratelimit"];
+const NOT_YET: &[&str] = &[];
 
 /// Request headers that may never be copied into the access log.
 const NEVER_LOGGED_HEADERS: &[&str] = &[
@@ -64,22 +65,30 @@ const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
     "token",
 ];
 
-struct Ctx {
+pub(crate) struct Ctx {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
 
 impl Ctx {
-    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.errors.push(Diagnostic::new(key, message));
     }
 
-    fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    pub(crate) fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Diagnostic::new(key, message));
     }
 
     /// Deserializes one section or element, recording a failure under `key`.
-    fn section<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
+    pub(crate) fn section<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        value: toml::Value,
+    ) -> Option<T> {
         match value.try_into::<T>() {
             Ok(v) => Some(v),
             Err(e) => {
@@ -91,17 +100,27 @@ impl Ctx {
     }
 
     /// A duration of at most two years (HSTS max-age is the longest one anyone needs).
-    fn duration(&mut self, key: String, value: Option<&str>, default: Duration) -> Duration {
+    pub(crate) fn duration(
+        &mut self,
+        key: String,
+        value: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         self.bounded_duration(key, value, default, Duration::from_secs(2 * 365 * 86_400))
     }
 
     /// A timeout: at most one day. Longer ones are mistakes, and deadlines computed from
     /// absurd values would overflow the clock.
-    fn timeout(&mut self, key: String, value: Option<&str>, default: Duration) -> Duration {
+    pub(crate) fn timeout(
+        &mut self,
+        key: String,
+        value: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         self.bounded_duration(key, value, default, Duration::from_secs(86_400))
     }
 
-    fn bounded_duration(
+    pub(crate) fn bounded_duration(
         &mut self,
         key: String,
         value: Option<&str>,
@@ -128,7 +147,13 @@ impl Ctx {
 
     /// A count between 1 and `max`: the upper bounds keep settings that would allocate or
     /// overflow from ever reaching the gateway.
-    fn positive(&mut self, key: String, value: Option<u64>, default: usize, max: u64) -> usize {
+    pub(crate) fn positive(
+        &mut self,
+        key: String,
+        value: Option<u64>,
+        default: usize,
+        max: u64,
+    ) -> usize {
         match value {
             None => default,
             Some(0) => {
@@ -149,7 +174,7 @@ impl Ctx {
         }
     }
 
-    fn socket_addr(&mut self, key: &str, text: &str) -> Option<SocketAddr> {
+    pub(crate) fn socket_addr(&mut self, key: &str, text: &str) -> Option<SocketAddr> {
         let parsed = match text.strip_prefix("localhost:") {
             Some(port) => port
                 .parse::<u16>()
@@ -229,6 +254,10 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .remove("abuse")
         .and_then(|v| ctx.section("abuse", v))
         .unwrap_or_default();
+    let ratelimit: crate::ratelimit::RawSection = table
+        .remove("ratelimit")
+        .and_then(|v| ctx.section("ratelimit", v))
+        .unwrap_or_default();
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -236,7 +265,8 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let admin = compile_admin(&mut ctx, admin, &server);
     let log = compile_log(&mut ctx, log, base);
     let upstreams = compile_upstreams(&mut ctx, upstreams, base);
-    let routes = compile_routes(&mut ctx, routes, &upstreams);
+    let ratelimit = crate::ratelimit::compile_section(&mut ctx, ratelimit, base);
+    let routes = compile_routes(&mut ctx, routes, &upstreams, &ratelimit);
     let store = store.map(|s| compile_store(&mut ctx, s, base));
     let auth = compile_auth_section(&mut ctx, auth, &log);
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
@@ -299,6 +329,7 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
             jwt_issuers,
             abuse,
             introspection,
+            ratelimit,
             warnings: ctx.warnings,
         })
     } else {
@@ -767,6 +798,7 @@ fn compile_routes(
     ctx: &mut Ctx,
     raw: Vec<Option<raw::Route>>,
     upstreams: &[Option<Upstream>],
+    ratelimit: &RateLimiting,
 ) -> Vec<Route> {
     let mut names = HashSet::new();
     let mut routes = Vec::new();
@@ -889,6 +921,29 @@ fn compile_routes(
             );
         }
         let cors = route.cors.map(|c| compile_cors(ctx, &key("cors"), c));
+        let limits = crate::ratelimit::compile_limits(
+            ctx,
+            &key("rate_limit"),
+            route.rate_limit,
+            "default",
+            &ratelimit.limits,
+        );
+        if public
+            && let Some(j) = limits.iter().position(|l| {
+                matches!(
+                    l.key,
+                    LimitKey::Consumer | LimitKey::ConsumerRoute | LimitKey::Claim(_)
+                )
+            })
+        {
+            ctx.warn(
+                format!("routes[{i}].rate_limit"),
+                format!(
+                    "limit \"{}\" counts by caller, but the route is public: it counts by client address",
+                    limits[j].name
+                ),
+            );
+        }
         routes.push(Route {
             name: route.name,
             path: route.path,
@@ -901,6 +956,7 @@ fn compile_routes(
             owner,
             pass_upstream_errors: route.pass_upstream_errors.unwrap_or(false),
             cors,
+            limits,
         });
     }
     for (i, up) in upstreams.iter().enumerate() {
@@ -1200,9 +1256,19 @@ fn compile_abuse(ctx: &mut Ctx, raw: raw::Abuse) -> Abuse {
         raw.ban_for.as_deref(),
         defaults.ban_for,
     );
+    let max_rate_limited = match raw.max_rate_limited {
+        Some(0) => 0,
+        other => ctx.positive(
+            "abuse.max_rate_limited".to_owned(),
+            other,
+            defaults.max_rate_limited as usize,
+            1_000_000,
+        ) as u32,
+    };
     Abuse {
         enabled,
         max_auth_failures,
+        max_rate_limited,
         window,
         ban_for,
     }
@@ -1557,7 +1623,7 @@ pub fn is_name(s: &str) -> bool {
 }
 
 /// Could this header carry a credential? Known names, and any name that says so.
-fn carries_credentials(header: &str) -> bool {
+pub(crate) fn carries_credentials(header: &str) -> bool {
     const HINTS: &[&str] = &[
         "auth",
         "token",
@@ -2003,10 +2069,10 @@ mod tests {
             errors.iter().any(|e| e.starts_with("routes[0].auth[0]:")),
             "{errors:?}"
         );
-        let errors = errors_of_section("[ratelimit]\nbackend = \"local\"\n");
+        let errors = errors_of_section("[ratelimits]\nbackend = \"local\"\n");
         assert!(
-            errors.iter().any(|e| e.starts_with("ratelimit:")),
-            "{errors:?}"
+            errors.iter().any(|e| e.starts_with("ratelimits:")),
+            "a misspelt section is refused: {errors:?}"
         );
     }
 

@@ -13,6 +13,7 @@
 
 mod compile;
 mod duration;
+mod ratelimit;
 mod raw;
 
 use std::fmt;
@@ -23,6 +24,9 @@ use std::time::Duration;
 pub use compile::{is_fetchable_url, is_name, is_scope};
 pub use duration::parse_duration;
 pub use ipnet::IpNet;
+pub use ratelimit::{
+    Backend, FailMode, Limit, LimitKey, LimitKind, QuotaPeriod, RateLimiting, Redis,
+};
 
 /// A validated configuration, ready for the gateway.
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct Config {
     pub abuse: Abuse,
     /// `[introspection]`: the RFC 7662 endpoint for opaque tokens (`auth = ["introspection"]`).
     pub introspection: Option<Introspection>,
+    /// `[ratelimit]`: the counts' backend, the pre-authentication limit, global limits.
+    pub ratelimit: RateLimiting,
     /// Things that are allowed but that a reviewer should see (public routes, dangerous options).
     pub warnings: Vec<Diagnostic>,
 }
@@ -206,6 +212,8 @@ pub struct Route {
     pub owner: Option<Owner>,
     pub pass_upstream_errors: bool,
     pub cors: Option<Cors>,
+    /// The route's own limits (the global ones in [`RateLimiting::limits`] apply too).
+    pub limits: Vec<Limit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,10 +313,13 @@ pub struct Store {
 
 /// `[abuse]`: repeated authentication failures from one client IP, or against one key id,
 /// within `window` are slowed, then banned for `ban_for`, doubled with each repeat offence.
+/// A client refused by rate limits `max_rate_limited` times within `window` is banned the
+/// same way (0 turns that off).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Abuse {
     pub enabled: bool,
     pub max_auth_failures: u32,
+    pub max_rate_limited: u32,
     pub window: Duration,
     pub ban_for: Duration,
 }
@@ -318,6 +329,7 @@ impl Default for Abuse {
         Abuse {
             enabled: true,
             max_auth_failures: 20,
+            max_rate_limited: 100,
             window: Duration::from_secs(60),
             ban_for: Duration::from_secs(300),
         }

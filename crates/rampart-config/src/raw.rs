@@ -96,6 +96,8 @@ pub(crate) struct Route {
     pub(crate) owner: Option<Owner>,
     pub(crate) pass_upstream_errors: Option<bool>,
     pub(crate) cors: Option<Cors>,
+    /// One limit table or an array of them (see `crate::ratelimit`).
+    pub(crate) rate_limit: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +173,7 @@ pub(crate) struct Abuse {
     pub(crate) max_auth_failures: Option<u64>,
     pub(crate) window: Option<String>,
     pub(crate) ban_for: Option<String>,
+    pub(crate) max_rate_limited: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,9 @@
-//! Brute-force protection: failures counted per subject (a client IP, an API key id) in a
-//! fixed window; past half the allowance each further failure is answered more slowly,
-//! and at the allowance the subject is banned for `ban_for`, doubled with every repeat
-//! offence (at most a day). A banned subject gets 429 with `Retry-After` before any
-//! credential is looked at. Bans are logged and counted.
+//! Brute-force and abuse protection: authentication failures and rate-limit refusals are
+//! counted per subject (a client IP, an API key id) in a fixed window. Past half the
+//! allowance each further authentication failure is answered more slowly; at either
+//! allowance the subject is banned for `ban_for`, doubled with every repeat offence (at
+//! most a day). A banned subject gets 429 with `Retry-After` before any credential is
+//! looked at. Every ban is an audit event with its reason, and counted.
 //!
 //! The state outlives config reloads (the gateway owns one [`Abuse`] and hands it to each
 //! pipeline generation) and is bounded: at most [`MAX_SUBJECTS`] subjects are tracked, the
@@ -29,9 +30,28 @@ pub struct Subjects<'a> {
     pub key_id: Option<&'a str>,
 }
 
+/// What a subject did wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offence {
+    /// A presented credential was refused.
+    AuthFailure,
+    /// A rate limit, quota or concurrency limit refused a request.
+    RateLimited,
+}
+
+impl Offence {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Offence::AuthFailure => "auth_failures",
+            Offence::RateLimited => "rate_limited",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     failures: u32,
+    limited: u32,
     window_start: Instant,
     banned_until: Option<Instant>,
     /// Bans so far; each new ban lasts `ban_for * 2^offences`.
@@ -42,6 +62,7 @@ impl Entry {
     fn new(now: Instant) -> Entry {
         Entry {
             failures: 0,
+            limited: 0,
             window_start: now,
             banned_until: None,
             offences: 0,
@@ -136,8 +157,21 @@ impl Abuse {
     /// Records a failed authentication. Returns how long to delay the answer (zero until
     /// half the allowance is used).
     pub fn failure(&self, who: Subjects<'_>, now: Instant) -> Duration {
+        self.offence(who, Offence::AuthFailure, now)
+    }
+
+    /// Records a request refused by a rate limit.
+    pub fn rate_limited(&self, who: Subjects<'_>, now: Instant) {
+        self.offence(who, Offence::RateLimited, now);
+    }
+
+    fn offence(&self, who: Subjects<'_>, offence: Offence, now: Instant) -> Duration {
         let settings = self.settings();
-        if !settings.enabled {
+        let allowance = match offence {
+            Offence::AuthFailure => settings.max_auth_failures,
+            Offence::RateLimited => settings.max_rate_limited,
+        };
+        if !settings.enabled || allowance == 0 {
             return Duration::ZERO;
         }
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
@@ -158,17 +192,21 @@ impl Abuse {
                     crate::metrics::abuse_untracked();
                     return;
                 };
-                if let Some(ban) = self.count(entry, &settings, now) {
+                if let Some(ban) = self.count(entry, offence, allowance, &settings, now) {
                     crate::metrics::abuse_ban(kind);
+                    crate::metrics::ban_reason(offence.reason());
                     tracing::warn!(
+                        target: "rampart::audit",
+                        event = "ban",
                         subject = %what,
                         kind,
+                        reason = offence.reason(),
                         ban_seconds = ban.as_secs(),
                         offence = entry.offences,
-                        "banned after repeated authentication failures"
+                        "banned after repeated offences"
                     );
-                } else {
-                    delay = delay.max(slow_down(entry.failures, settings.max_auth_failures));
+                } else if offence == Offence::AuthFailure {
+                    delay = delay.max(slow_down(entry.failures, allowance));
                 }
             };
         let ip_entry = match table.ips.contains_key(&who.ip) || !full {
@@ -199,15 +237,22 @@ impl Abuse {
     fn count(
         &self,
         entry: &mut Entry,
+        offence: Offence,
+        allowance: u32,
         settings: &rampart_config::Abuse,
         now: Instant,
     ) -> Option<Duration> {
         if now.duration_since(entry.window_start) >= settings.window {
             entry.window_start = now;
             entry.failures = 0;
+            entry.limited = 0;
         }
-        entry.failures = entry.failures.saturating_add(1);
-        if entry.failures < settings.max_auth_failures {
+        let counter = match offence {
+            Offence::AuthFailure => &mut entry.failures,
+            Offence::RateLimited => &mut entry.limited,
+        };
+        *counter = counter.saturating_add(1);
+        if *counter < allowance {
             return None;
         }
         let factor = 1u32 << entry.offences.min(16);
@@ -216,6 +261,7 @@ impl Abuse {
         entry.banned_until = Some(until);
         entry.offences += 1;
         entry.failures = 0;
+        entry.limited = 0;
         entry.window_start = now;
         self.ban_horizon
             .fetch_max(self.millis(until), Ordering::Relaxed);
@@ -245,6 +291,7 @@ mod tests {
         Abuse::new(rampart_config::Abuse {
             enabled: true,
             max_auth_failures: max,
+            max_rate_limited: max,
             window: Duration::from_secs(60),
             ban_for: Duration::from_secs(ban_secs),
         })
@@ -298,6 +345,36 @@ mod tests {
         }
         assert!(a.banned(key, later).is_some());
         assert!(a.banned(ip, later).is_none());
+    }
+
+    #[test]
+    fn rate_limit_refusals_ban_on_their_own_count_without_slowing() {
+        let a = Abuse::new(rampart_config::Abuse {
+            max_rate_limited: 3,
+            ..abuse(10, 5).settings()
+        });
+        let ip = Subjects {
+            ip: "203.0.113.9".parse().expect("ip"),
+            key_id: None,
+        };
+        let t0 = Instant::now();
+        a.rate_limited(ip, t0);
+        a.rate_limited(ip, t0);
+        assert!(a.banned(ip, t0).is_none());
+        // Authentication failures are counted apart: two of them don't add up to a ban.
+        assert_eq!(a.failure(ip, t0), Duration::ZERO);
+        assert!(a.banned(ip, t0).is_none());
+        a.rate_limited(ip, t0);
+        assert_eq!(a.banned(ip, t0), Some(Duration::from_secs(5)));
+        // 0 turns the rate-limit bans off.
+        let off = Abuse::new(rampart_config::Abuse {
+            max_rate_limited: 0,
+            ..abuse(10, 5).settings()
+        });
+        for _ in 0..100 {
+            off.rate_limited(ip, t0);
+        }
+        assert!(off.banned(ip, t0).is_none());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod problem;
 pub mod proxy;
+pub mod ratelimit;
 pub mod request_id;
 pub mod router;
 pub mod server;

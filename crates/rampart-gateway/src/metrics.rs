@@ -134,6 +134,18 @@ pub fn abuse_untracked() {
     counter!("rampart_abuse_untracked_total").increment(1);
 }
 
+/// After a sweep of the limiter tables: keys held, their heap bytes, keys just dropped.
+pub fn ratelimit_keys(keys: usize, heap_bytes: usize, swept: usize) {
+    gauge!("rampart_ratelimit_keys").set(keys as f64);
+    gauge!("rampart_ratelimit_heap_bytes").set(heap_bytes as f64);
+    counter!("rampart_ratelimit_swept_keys_total").increment(swept as u64);
+}
+
+/// A ban, by reason (`auth_failures`, `rate_limited`).
+pub fn ban_reason(reason: &'static str) {
+    counter!("rampart_bans_total", "reason" => reason).increment(1);
+}
+
 /// An introspection call: `active`, `refused` (inactive or not for us), `unavailable`.
 pub fn introspection(result: &'static str) {
     counter!("rampart_introspections_total", "result" => result).increment(1);

@@ -12,10 +12,13 @@
 //! 5. **authenticate, authorize**: the route's methods (API key today) identify the caller,
 //!    and its scopes are checked; every failure to authenticate is the same 401, a caller
 //!    without the scopes gets 403 (see [`crate::auth`]).
+//!    Before it, the pre-authentication rate per client address (`[ratelimit] pre_auth`)
+//!    and the brute-force bans; after it, the route's rate limits, quotas and concurrency
+//!    limits (see [`crate::ratelimit`]).
 //! 6. **body limits**: a declared Content-Length over the limit is refused before the
 //!    upstream is contacted; a streamed body is cut off at the limit by `RequestBody`.
-//!    (Rate limiting, validation and injection detection slot in between authorization
-//!    and forwarding as their issues land, in the order of SPEC.md.)
+//!    (Validation and injection detection slot in between authorization and forwarding
+//!    as their issues land, in the order of SPEC.md.)
 //! 7. **proxy**: hop-by-hop headers and the credential removed, forwarding headers and the
 //!    caller's identity (`X-Rampart-Consumer`) set, request sent.
 //! 8. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
@@ -41,6 +44,7 @@ use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
 use crate::jwt::JwtIssuers;
 use crate::problem::{self, Rejection};
 use crate::proxy::{BodyErrorKind, ProxyError, Upstream};
+use crate::ratelimit::{Limiter, RATELIMIT, RATELIMIT_POLICY, Refusal, RouteLimits};
 use crate::request_id::RequestId;
 use crate::router::{Match, Route, Router};
 
@@ -92,6 +96,15 @@ pub struct Pipeline {
     jwt: Option<Arc<JwtIssuers>>,
     api_key_header: HeaderName,
     abuse: Arc<Abuse>,
+    limiter: Arc<Limiter>,
+}
+
+/// What the rate-limit stage leaves for the response: its headers, and the concurrency
+/// slots held until the response has been sent.
+#[derive(Default)]
+struct LimitState {
+    headers: Option<(HeaderValue, HeaderValue)>,
+    permits: Vec<rampart_ratelimit::Permit>,
 }
 
 /// The header that tells the upstream who the caller is. Whatever a client sends under
@@ -103,16 +116,18 @@ impl Pipeline {
         config: Config,
         log: Arc<AccessLogger>,
         abuse: Arc<Abuse>,
+        limiter: Arc<Limiter>,
     ) -> Result<Pipeline, Vec<Diagnostic>> {
-        Self::build_for(config, log, abuse, Mode::Serve)
+        Self::build_for(config, log, abuse, limiter, Mode::Serve)
     }
 
-    /// Builds the pipeline; with [`Mode::Check`], without opening the store. `abuse` is
-    /// the gateway's one brute-force table, kept across generations.
+    /// Builds the pipeline; with [`Mode::Check`], without opening the store. `abuse` and
+    /// `limiter` are the gateway's one ban table and its counts, kept across generations.
     pub fn build_for(
         config: Config,
         log: Arc<AccessLogger>,
         abuse: Arc<Abuse>,
+        limiter: Arc<Limiter>,
         mode: Mode,
     ) -> Result<Pipeline, Vec<Diagnostic>> {
         let mut errors = Vec::new();
@@ -143,14 +158,15 @@ impl Pipeline {
                 )]
             })?;
         let router = Router::build(&config, &upstreams, |route| {
-            RouteAuth::new(
+            let auth = RouteAuth::new(
                 route,
                 api_keys.as_ref(),
                 jwt.as_ref(),
                 introspection.as_ref(),
                 Some(&cert_consumers),
                 &api_key_header,
-            )
+            );
+            (auth, RouteLimits::new(&limiter, &config.ratelimit, route))
         })?;
         Ok(Pipeline {
             security: SecurityHeaders::new(&config.server),
@@ -172,6 +188,7 @@ impl Pipeline {
                 abuse.configure(&config.abuse);
                 abuse
             },
+            limiter,
             config: Arc::new(config),
         })
     }
@@ -254,8 +271,9 @@ impl Pipeline {
         });
 
         let head = request;
+        let mut limits = LimitState::default();
         let (mut response, cors_origin) = match self
-            .process(conn, head, &mut body, &request_id, &mut record)
+            .process(conn, head, &mut body, &request_id, &mut record, &mut limits)
             .await
         {
             Ok(done) => done,
@@ -274,7 +292,16 @@ impl Pipeline {
             policy.add_origin(out, &origin);
         }
         out.insert(X_REQUEST_ID, request_id.header_value());
+        if let Some((policy, status)) = limits.headers {
+            out.insert(RATELIMIT_POLICY, policy);
+            out.insert(RATELIMIT, status);
+        }
         self.security.apply(out, conn.tls);
+        if !limits.permits.is_empty() {
+            response
+                .body_mut()
+                .keep_until_sent(Box::new(limits.permits));
+        }
         record.status = response.status().as_u16();
         response
             .body_mut()
@@ -289,6 +316,7 @@ impl Pipeline {
         body: &mut Option<Incoming>,
         request_id: &RequestId,
         record: &mut Record,
+        limits: &mut LimitState,
     ) -> Result<Answer<'a>, Rejection> {
         // Stage 1b: the host. With `server.hosts` set, a request for any other host is
         // refused before anything else looks at it, so that a forged Host can never reach
@@ -367,6 +395,15 @@ impl Pipeline {
             }
         }
 
+        // Stage 5a: the pre-authentication rate per client address, so that a flood costs
+        // no credential check.
+        if let Err(refusal) = route
+            .limits
+            .pre_auth(&self.limiter, record.client_ip, Instant::now())
+        {
+            return Err(self.rate_limited(refusal, route, request_id, record));
+        }
+
         // Stage 5: brute-force bans, before any credential is looked at; then authenticate
         // and authorize. Presented-but-wrong credentials count against the client's address
         // and the key id; a missing credential does not (that is not guessing).
@@ -412,6 +449,27 @@ impl Pipeline {
         };
         if let Some(caller) = &caller {
             record.consumer = Some(Arc::clone(&caller.consumer));
+        }
+
+        // Stage 5b: the route's rate limits, quotas and concurrency limits.
+        if !route.limits.is_empty() {
+            let who = crate::ratelimit::Caller {
+                ip: record.client_ip,
+                consumer: caller.as_ref().map(|c| &*c.consumer),
+                route: &route.name,
+                headers: request.headers(),
+                token: caller.as_ref().and_then(|c| c.token.as_deref()),
+            };
+            match route.limits.check(&self.limiter, &who, Instant::now()) {
+                Ok(admitted) => {
+                    limits.headers = admitted.headers;
+                    limits.permits = admitted.permits;
+                }
+                Err((refusal, headers)) => {
+                    limits.headers = headers;
+                    return Err(self.rate_limited(refusal, route, request_id, record));
+                }
+            }
         }
 
         // Stage 6: body limits, before any upstream work.
@@ -511,6 +569,39 @@ impl Pipeline {
             Response::from_parts(parts, ResponseBody::upstream(body)),
             cors_origin,
         ))
+    }
+
+    /// A request a limit refused: an audit event, an offence towards a ban, the 429.
+    fn rate_limited(
+        &self,
+        refusal: Refusal,
+        route: &Route,
+        request_id: &RequestId,
+        record: &Record,
+    ) -> Rejection {
+        tracing::warn!(
+            target: "rampart::audit",
+            event = "rate_limited",
+            request_id = request_id.as_str(),
+            route = &*route.name,
+            limit = &*refusal.limit,
+            code = refusal.code,
+            client_ip = %record.client_ip,
+            consumer = record.consumer.as_deref(),
+            retry_after = refusal.retry_after,
+            "request refused by a rate limit"
+        );
+        self.abuse.rate_limited(
+            Subjects {
+                ip: record.client_ip,
+                key_id: record.key_id.as_deref(),
+            },
+            Instant::now(),
+        );
+        Rejection::TooManyRequests {
+            code: refusal.code,
+            retry_after: refusal.retry_after,
+        }
     }
 
     fn preflight<'a>(

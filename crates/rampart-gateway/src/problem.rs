@@ -43,6 +43,8 @@ pub enum Rejection {
     Forbidden(&'static str),
     /// A credential could not be checked: the introspection endpoint failed. Fails closed.
     AuthUnavailable,
+    /// The shared limiter could not be reached and `fail_mode = "closed"`.
+    LimiterUnavailable,
     /// Banned for repeated authentication failures (or, later, rate limited).
     TooManyRequests {
         code: &'static str,
@@ -70,7 +72,9 @@ impl Rejection {
             Rejection::CorsDenied | Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Rejection::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::AuthUnavailable | Rejection::LimiterUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -89,6 +93,7 @@ impl Rejection {
             Rejection::BodyTimeout => "http.body_timeout",
             Rejection::CorsDenied => "cors.denied",
             Rejection::AuthUnavailable => "auth.introspection_unavailable",
+            Rejection::LimiterUnavailable => "ratelimit.unavailable",
             Rejection::Unauthorized { code, .. }
             | Rejection::Forbidden(code)
             | Rejection::TooManyRequests { code, .. } => code,
@@ -205,6 +210,7 @@ mod tests {
             },
             Rejection::Forbidden("x"),
             Rejection::AuthUnavailable,
+            Rejection::LimiterUnavailable,
             Rejection::TooManyRequests {
                 code: "x",
                 retry_after: 1,

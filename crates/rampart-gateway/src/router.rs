@@ -23,6 +23,7 @@ pub struct Route {
     pub pass_upstream_errors: bool,
     pub cors: Option<CorsPolicy>,
     pub auth: RouteAuth,
+    pub limits: crate::ratelimit::RouteLimits,
 }
 
 #[derive(Debug)]
@@ -50,7 +51,7 @@ impl Router {
     pub fn build(
         config: &Config,
         upstreams: &[Arc<Upstream>],
-        mut auth: impl FnMut(&rampart_config::Route) -> RouteAuth,
+        mut checks: impl FnMut(&rampart_config::Route) -> (RouteAuth, crate::ratelimit::RouteLimits),
     ) -> Result<Router, Vec<Diagnostic>> {
         let mut tree = matchit::Router::new();
         let mut groups: Vec<Group> = Vec::new();
@@ -62,13 +63,15 @@ impl Router {
                 .iter()
                 .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
                 .collect();
+            let (auth, limits) = checks(route);
             let runtime = Arc::new(Route {
                 name: Arc::from(route.name.as_str()),
                 metrics: Arc::new(crate::metrics::RouteMetrics::new(&route.name)),
                 upstream: Arc::clone(&upstreams[route.upstream]),
                 pass_upstream_errors: route.pass_upstream_errors,
                 cors: route.cors.as_ref().map(CorsPolicy::new),
-                auth: auth(route),
+                auth,
+                limits,
             });
             let group = match templates.iter().position(|t| *t == route.path) {
                 Some(g) => g,

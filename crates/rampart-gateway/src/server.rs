@@ -44,6 +44,8 @@ struct Shared {
     pipeline: ArcSwap<Pipeline>,
     /// Brute-force counts and bans, kept across reloads.
     abuse: Arc<crate::abuse::Abuse>,
+    /// Rate-limit counts, kept across reloads.
+    limiter: Arc<crate::ratelimit::Limiter>,
     certs: Option<Arc<CertStore>>,
     log: Arc<AccessLogger>,
     shutdown: watch::Sender<bool>,
@@ -83,7 +85,14 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
     let log = AccessLogger::start(&rampart_config::AccessLog::Off, Vec::new())
         .map_err(|e| vec![Diagnostic::new("log.access", e.to_string())])?;
     let abuse = Arc::new(crate::abuse::Abuse::default());
-    if let Err(mut e) = Pipeline::build_for(config.clone(), log, abuse, crate::auth::Mode::Check) {
+    let limiter = Arc::new(crate::ratelimit::Limiter::new(&config.ratelimit));
+    if let Err(mut e) = Pipeline::build_for(
+        config.clone(),
+        log,
+        abuse,
+        limiter,
+        crate::auth::Mode::Check,
+    ) {
         errors.append(&mut e);
     }
     if errors.is_empty() {
@@ -112,9 +121,16 @@ impl Gateway {
         let server = config.server.clone();
         let admin_addr = config.admin.listen;
         let abuse = Arc::new(crate::abuse::Abuse::new(config.abuse.clone()));
-        let pipeline = Pipeline::build(config, Arc::clone(&log), Arc::clone(&abuse))
-            .map_err(StartError::Config)?;
+        let limiter = Arc::new(crate::ratelimit::Limiter::new(&config.ratelimit));
+        let pipeline = Pipeline::build(
+            config,
+            Arc::clone(&log),
+            Arc::clone(&abuse),
+            Arc::clone(&limiter),
+        )
+        .map_err(StartError::Config)?;
         pipeline.start_background();
+        limiter.start_sweeper();
 
         let data = TcpListener::bind(server.listen)
             .await
@@ -142,6 +158,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             pipeline: ArcSwap::from_pointee(pipeline),
             abuse,
+            limiter,
             certs: certs.clone(),
             log,
             shutdown,
@@ -239,10 +256,25 @@ impl Gateway {
             ),
             None => None,
         };
+        for (key, changed) in [
+            (
+                "ratelimit.backend",
+                old.ratelimit.backend != config.ratelimit.backend,
+            ),
+            (
+                "ratelimit.max_keys",
+                old.ratelimit.max_keys != config.ratelimit.max_keys,
+            ),
+        ] {
+            if changed {
+                return Err(vec![Diagnostic::new(key, "a change here needs a restart")]);
+            }
+        }
         let pipeline = Pipeline::build(
             config,
             Arc::clone(&self.shared.log),
             Arc::clone(&self.shared.abuse),
+            Arc::clone(&self.shared.limiter),
         )?;
         pipeline.start_background();
         if let (Some(store), Some(key)) = (&self.shared.certs, new_key) {

@@ -301,6 +301,8 @@ mod tour {
         body_bytes: usize,
         /// Send the demo's API key.
         key: bool,
+        /// Send it this many times; the last answer is shown.
+        times: usize,
     }
 
     pub(super) async fn run(
@@ -316,6 +318,7 @@ mod tour {
                 path: "/internal/admin",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "path traversal with an encoded slash",
@@ -323,6 +326,7 @@ mod tour {
                 path: "/v1/orders/..%2f..%2finternal/admin",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "path traversal with encoded dots",
@@ -330,6 +334,7 @@ mod tour {
                 path: "/v1/orders/%2e%2e/%2e%2e/internal/admin",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "stack trace in a 500",
@@ -337,6 +342,7 @@ mod tour {
                 path: "/v1/orders/crash",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "method the API never meant to expose",
@@ -344,6 +350,7 @@ mod tour {
                 path: "/v1/orders/42",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "2 MB body",
@@ -351,6 +358,7 @@ mod tour {
                 path: "/v1/orders",
                 body_bytes: 2_000_000,
                 key: true,
+                times: 1,
             },
             Case {
                 what: "call without credentials",
@@ -358,6 +366,7 @@ mod tour {
                 path: "/v1/orders/42",
                 body_bytes: 0,
                 key: false,
+                times: 1,
             },
             Case {
                 what: "read users with an orders-only key",
@@ -365,6 +374,15 @@ mod tour {
                 path: "/v1/users/7",
                 body_bytes: 0,
                 key: true,
+                times: 1,
+            },
+            Case {
+                what: "40 order creations in a burst",
+                method: Method::POST,
+                path: "/v1/orders",
+                body_bytes: 16,
+                key: true,
+                times: 40,
             },
             Case {
                 what: "a normal read",
@@ -372,6 +390,7 @@ mod tour {
                 path: "/v1/orders/42",
                 body_bytes: 0,
                 key: true,
+                times: 1,
             },
         ];
         let tls = tls_client(cert)?;
@@ -386,8 +405,12 @@ mod tour {
             "attack", "bare API", "through rampart"
         );
         for case in cases {
-            let bare = send(&client, &case, &format!("http://{upstream}"), key).await;
-            let guarded = send(&client, &case, base, key).await;
+            let bare_base = format!("http://{upstream}");
+            let (mut bare, mut guarded) = (String::new(), String::new());
+            for _ in 0..case.times {
+                bare = send(&client, &case, &bare_base, key).await;
+                guarded = send(&client, &case, base, key).await;
+            }
             println!("{:<40} {:>22} {:>22}", case.what, bare, guarded);
         }
         Ok(())

@@ -78,8 +78,21 @@ master_key_file = "data/master.key"
 # counted.
 [abuse]
 max_auth_failures = 20
+max_rate_limited = 100            # rate-limit refusals within `window` before a ban
 window = "1m"
 ban_for = "5m"
+
+# Rate limits. `pre_auth` is a rate per client address checked before any credential is
+# looked at, so that a flood costs no authentication work. `limits` apply to every route;
+# routes add their own with `rate_limit`. `per` is a duration (a smooth GCRA rate with
+# `burst`), "day" or "month" (calendar quotas, UTC), or "in_flight" (concurrent requests).
+# Keys: "ip", "consumer", "route", "consumer_route", "header:NAME", "claim:PATH".
+# `log_only = true` counts and logs without refusing. Refusals get 429 with Retry-After;
+# limited routes answer with RateLimit-Policy and RateLimit headers.
+[ratelimit]
+backend = "local"                 # or "redis://127.0.0.1:6379/0" for several gateways
+pre_auth = { limit = 100, per = "1s", burst = 200, key = "ip" }
+limits = [{ name = "per-consumer", limit = 600, per = "1m", burst = 100, key = "consumer" }]
 
 [[upstreams]]
 name = "orders"
@@ -115,6 +128,10 @@ methods = ["POST"]
 upstream = "orders"
 auth = ["api_key"]
 scopes = ["orders:write"]
+rate_limit = [
+  { name = "writes", limit = 30, per = "1m", key = "consumer" },
+  { name = "daily-writes", limit = 5000, per = "day", key = "consumer" },
+]
 
 # Roles (any of) and object-level rules: a caller reads only its own user record (the path
 # parameter must equal its `sub` claim, or for API keys its consumer name), unless it holds

@@ -336,6 +336,11 @@ fn demo_tour_shows_attacks_blocked_by_the_gateway() {
     assert!(anonymous.trim_end().ends_with("401"), "{anonymous}");
     let scope = row("read users with an orders-only key");
     assert!(scope.trim_end().ends_with("403"), "{scope}");
+    let burst = row("40 order creations in a burst");
+    assert!(
+        burst.trim_end().ends_with("429") && burst.matches("429").count() == 1,
+        "the bare API takes them all, rampart's write limit stops the burst: {burst}"
+    );
     let normal = row("a normal read");
     assert!(normal.trim_end().ends_with("200"), "{normal}");
 }
