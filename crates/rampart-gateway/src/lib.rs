@@ -21,6 +21,7 @@ pub mod pool;
 pub mod problem;
 pub mod proxy;
 pub mod ratelimit;
+pub mod redis_backend;
 pub mod request_id;
 pub mod router;
 pub mod server;

@@ -141,6 +141,18 @@ pub fn ratelimit_keys(keys: usize, heap_bytes: usize, swept: usize) {
     counter!("rampart_ratelimit_swept_keys_total").increment(swept as u64);
 }
 
+/// Whether the shared limiter (Redis) is reachable; changes are counted.
+pub fn ratelimit_backend_up(up: bool) {
+    gauge!("rampart_ratelimit_backend_up").set(if up { 1.0 } else { 0.0 });
+    counter!("rampart_ratelimit_backend_changes_total", "to" => if up { "up" } else { "down" })
+        .increment(1);
+}
+
+/// A decision made by the fail mode because the shared limiter was down.
+pub fn ratelimit_fallback(mode: &'static str) {
+    counter!("rampart_ratelimit_fallback_total", "fail_mode" => mode).increment(1);
+}
+
 /// A ban, by reason (`auth_failures`, `rate_limited`).
 pub fn ban_reason(reason: &'static str) {
     counter!("rampart_bans_total", "reason" => reason).increment(1);

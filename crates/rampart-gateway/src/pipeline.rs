@@ -44,7 +44,7 @@ use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
 use crate::jwt::JwtIssuers;
 use crate::problem::{self, Rejection};
 use crate::proxy::{BodyErrorKind, ProxyError, Upstream};
-use crate::ratelimit::{Limiter, RATELIMIT, RATELIMIT_POLICY, Refusal, RouteLimits};
+use crate::ratelimit::{Denied, Limiter, RATELIMIT, RATELIMIT_POLICY, Refusal, RouteLimits};
 use crate::request_id::RequestId;
 use crate::router::{Match, Route, Router};
 
@@ -104,7 +104,7 @@ pub struct Pipeline {
 #[derive(Default)]
 struct LimitState {
     headers: Option<(HeaderValue, HeaderValue)>,
-    permits: Vec<rampart_ratelimit::Permit>,
+    permits: Vec<crate::ratelimit::Slot>,
 }
 
 /// The header that tells the upstream who the caller is. Whatever a client sends under
@@ -460,15 +460,20 @@ impl Pipeline {
                 headers: request.headers(),
                 token: caller.as_ref().and_then(|c| c.token.as_deref()),
             };
-            match route.limits.check(&self.limiter, &who, Instant::now()) {
+            match route
+                .limits
+                .check(&self.limiter, &who, Instant::now())
+                .await
+            {
                 Ok(admitted) => {
                     limits.headers = admitted.headers;
                     limits.permits = admitted.permits;
                 }
-                Err((refusal, headers)) => {
+                Err(Denied::Limited(refusal, headers)) => {
                     limits.headers = headers;
                     return Err(self.rate_limited(refusal, route, request_id, record));
                 }
+                Err(Denied::Unavailable) => return Err(Rejection::LimiterUnavailable),
             }
         }
 

@@ -10,6 +10,12 @@
 //!   requests in flight. The first refusal answers 429 with `Retry-After`; a `log_only`
 //!   limit that would refuse is logged and counted instead.
 //!
+//! With `[ratelimit] backend = "redis://..."` the route limits are counted in Redis
+//! ([`crate::redis_backend`]), one round trip per request; the pre-authentication limit
+//! stays per gateway (it protects this gateway's authentication work). While Redis is
+//! unreachable, `fail_mode` decides: `local` counts here at `limit / instances`, `open`
+//! admits, `closed` answers 503.
+//!
 //! Responses on limited routes carry `RateLimit-Policy` and `RateLimit` (IETF httpapi
 //! rate-limit headers draft): one item per rate or quota, named after the limit.
 //! Every refusal is an audit event (`target: rampart::audit`), and counted per route, limit
@@ -22,8 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rampart_auth::jwt::Verified;
-use rampart_config::{LimitKey, LimitKind, QuotaPeriod, RateLimiting};
+use rampart_config::{FailMode, LimitKey, LimitKind, QuotaPeriod, RateLimiting};
 use rampart_ratelimit::{KeyHasher, Local, Period, Permit, Quota, Rate, Verdict};
+
+use crate::redis_backend::{Call, RedisBackend};
 
 /// `RateLimit-Policy`: the limits of the route.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -39,14 +47,50 @@ pub struct Limiter {
     local: Arc<Local>,
     hasher: KeyHasher,
     epoch: Instant,
+    /// The cluster's counts, with `backend = "redis://..."`.
+    shared: Option<Arc<RedisBackend>>,
 }
 
 impl Limiter {
-    pub fn new(settings: &RateLimiting) -> Limiter {
-        Limiter {
+    /// The limiter for `settings`. With a Redis backend, its password file and CA are read
+    /// now (a mistake there stops the start); the connection is made by [`Limiter::start`].
+    pub fn new(settings: &RateLimiting) -> Result<Limiter, String> {
+        let shared = match &settings.backend {
+            rampart_config::Backend::Local => None,
+            rampart_config::Backend::Redis(redis) => Some(Arc::new(RedisBackend::new(
+                redis,
+                settings.timeout,
+                &settings.prefix,
+            )?)),
+        };
+        Ok(Limiter {
             local: Arc::new(Local::new(settings.max_keys)),
             hasher: KeyHasher::new(),
             epoch: Instant::now(),
+            shared,
+        })
+    }
+
+    /// A limiter with local counts only, for `rampart check`.
+    pub fn local(settings: &RateLimiting) -> Limiter {
+        Limiter {
+            local: Arc::new(Local::new(settings.max_keys.min(1024))),
+            hasher: KeyHasher::new(),
+            epoch: Instant::now(),
+            shared: None,
+        }
+    }
+
+    /// The shared backend, if any.
+    pub fn shared(&self) -> Option<&Arc<RedisBackend>> {
+        self.shared.as_ref()
+    }
+
+    /// Starts the sweeper and, with Redis, the connection and its probe.
+    pub fn start(self: &Arc<Self>) {
+        self.start_sweeper();
+        if let Some(shared) = &self.shared {
+            shared.start();
         }
     }
 
@@ -55,7 +99,7 @@ impl Limiter {
     }
 
     /// Sweeps idle keys every [`SWEEP_EVERY`] until the limiter is dropped.
-    pub fn start_sweeper(self: &Arc<Self>) {
+    fn start_sweeper(self: &Arc<Self>) {
         let weak: Weak<Limiter> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_EVERY);
@@ -99,6 +143,11 @@ struct Compiled {
     /// The table seed of the limit: global limits share theirs across routes.
     id: u64,
     kind: Kind,
+    /// The limit each gateway applies on its own while the shared backend is down
+    /// (`fail_mode = "local"`): its share, `limit / instances`.
+    fallback: Kind,
+    /// The start of its Redis keys: `{prefix}:rl:{scope/name:` (a hash tag opens).
+    shared_key: String,
     key: LimitKey,
     log_only: bool,
     /// `rampart_ratelimit_decisions_total` for allow, deny, log_only.
@@ -106,13 +155,14 @@ struct Compiled {
 }
 
 /// The limits of one route, in the order they are checked.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RouteLimits {
     pre_auth: Option<Compiled>,
     limits: Vec<Compiled>,
     /// `RateLimit-Policy`, fixed per route; `None` when no rate or quota applies.
     policy: Option<HeaderValue>,
     ipv6_prefix: u8,
+    fail_mode: FailMode,
 }
 
 /// What the caller is known by when the route's limits are checked.
@@ -139,7 +189,39 @@ pub struct Refusal {
 #[derive(Debug, Default)]
 pub struct Admitted {
     pub headers: Option<(HeaderValue, HeaderValue)>,
-    pub permits: Vec<Permit>,
+    pub permits: Vec<Slot>,
+}
+
+/// Why the limits did not admit a request.
+#[derive(Debug)]
+pub enum Denied {
+    /// A limit refused; the headers describe the route's limits.
+    Limited(Refusal, Option<(HeaderValue, HeaderValue)>),
+    /// The shared backend is down and `fail_mode = "closed"`.
+    Unavailable,
+}
+
+/// A concurrency slot, given back when dropped.
+#[derive(Debug)]
+pub enum Slot {
+    Local(Permit),
+    Shared(SharedSlot),
+}
+
+#[derive(Debug)]
+pub struct SharedSlot {
+    backend: Arc<RedisBackend>,
+    key: String,
+    member: String,
+}
+
+impl Drop for SharedSlot {
+    fn drop(&mut self) {
+        self.backend.release(
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.member),
+        );
+    }
 }
 
 impl RouteLimits {
@@ -173,10 +255,21 @@ impl RouteLimits {
                 }),
                 LimitKind::InFlight { limit } => Kind::InFlight(limit),
             };
+            let instances = settings.instances.max(1);
+            let fallback = match kind {
+                Kind::Rate(rate) => Kind::Rate(rate.share(u64::from(instances))),
+                Kind::Quota(quota) => Kind::Quota(Quota {
+                    limit: (quota.limit / instances).max(1),
+                    ..quota
+                }),
+                Kind::InFlight(n) => Kind::InFlight((n / instances).max(1)),
+            };
             Some(Compiled {
                 name: Arc::from(limit.name.as_str()),
                 id: limiter.hasher.limit_id(&format!("{scope}/{}", limit.name)),
                 kind,
+                fallback,
+                shared_key: format!("{}:rl:{{{scope}/{}:", settings.prefix, limit.name),
                 key: limit.key.clone(),
                 log_only: limit.log_only,
                 counters: ["allow", "deny", "log_only"].map(|decision| {
@@ -218,6 +311,7 @@ impl RouteLimits {
                 .ok()
                 .filter(|_| !policy.is_empty()),
             ipv6_prefix: settings.ipv6_prefix,
+            fail_mode: settings.fail_mode,
         }
     }
 
@@ -240,60 +334,177 @@ impl RouteLimits {
         settle(limit, &verdict, "ratelimit.pre_auth")
     }
 
-    /// The route's limits, in order. The first refusal ends the check.
-    pub fn check(
+    /// The route's limits, in order; the first enforced refusal decides. Locally the check
+    /// stops there; in Redis all limits are asked in the same round trip, and slots taken
+    /// for a refused request are given back.
+    pub async fn check(
         &self,
         limiter: &Limiter,
         caller: &Caller<'_>,
         now: Instant,
-    ) -> Result<Admitted, (Refusal, Option<(HeaderValue, HeaderValue)>)> {
-        let mut admitted = Admitted::default();
+    ) -> Result<Admitted, Denied> {
         if self.limits.is_empty() {
-            return Ok(admitted);
+            return Ok(Admitted::default());
+        }
+        let values: Vec<Vec<u8>> = self
+            .limits
+            .iter()
+            .map(|limit| key_value(&limit.key, caller, self.ipv6_prefix))
+            .collect();
+        let mut fallback = false;
+        if let Some(shared) = &limiter.shared {
+            if shared.is_up() {
+                match self.check_shared(shared, &values).await {
+                    Ok(decisions) => return self.conclude(decisions),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "shared limiter failed; the fail mode applies")
+                    }
+                }
+            }
+            crate::metrics::ratelimit_fallback(self.fail_mode_name());
+            match self.fail_mode {
+                FailMode::Open => return Ok(Admitted::default()),
+                FailMode::Closed => return Err(Denied::Unavailable),
+                FailMode::Local => fallback = true,
+            }
         }
         let now_ns = limiter.now_ns(now);
         let unix = unix_now();
-        let mut status = String::new();
-        let mut refusal = None;
-        for limit in &self.limits {
-            let value = key_value(&limit.key, caller, self.ipv6_prefix);
-            let key = limiter.hasher.key(limit.id, &value);
-            let (verdict, code) = match limit.kind {
-                Kind::Rate(rate) => (
-                    limiter.local.rate(&rate, key, now_ns).0,
-                    "ratelimit.exceeded",
-                ),
-                Kind::Quota(quota) => (
-                    limiter.local.quota(&quota, key, unix).0,
-                    "ratelimit.quota_exceeded",
-                ),
+        let mut decisions = Vec::with_capacity(self.limits.len());
+        for (limit, value) in self.limits.iter().zip(&values) {
+            let key = limiter.hasher.key(limit.id, value);
+            let kind = if fallback { limit.fallback } else { limit.kind };
+            let decision = match kind {
+                Kind::Rate(rate) => (limiter.local.rate(&rate, key, now_ns).0, None),
+                Kind::Quota(quota) => (limiter.local.quota(&quota, key, unix).0, None),
                 Kind::InFlight(max) => {
                     let permit = limiter.local.acquire(max, key);
-                    let allowed = permit.is_some();
-                    admitted.permits.extend(permit);
-                    let verdict = Verdict {
-                        allowed,
-                        remaining: 0,
-                        reset: Duration::ZERO,
-                        retry_after: Duration::from_secs(u64::from(!allowed)),
-                    };
-                    if let Err(refused) = settle(limit, &verdict, "ratelimit.concurrency") {
-                        refusal = Some(refused);
-                        break;
-                    }
-                    continue;
+                    (in_flight(permit.is_some()), permit.map(Slot::Local))
                 }
             };
-            if !status.is_empty() {
-                status.push_str(", ");
+            let refused = !decision.0.allowed && !limit.log_only;
+            decisions.push(decision);
+            if refused {
+                break;
             }
-            let _ = write!(
-                status,
-                "\"{}\";r={};t={}",
-                limit.name,
-                verdict.remaining,
-                ceil_secs(verdict.reset)
-            );
+        }
+        self.conclude(decisions)
+    }
+
+    fn fail_mode_name(&self) -> &'static str {
+        match self.fail_mode {
+            FailMode::Local => "local",
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+
+    /// Every limit of the route asked of Redis in one round trip.
+    async fn check_shared(
+        &self,
+        shared: &Arc<RedisBackend>,
+        values: &[Vec<u8>],
+    ) -> Result<Vec<(Verdict, Option<Slot>)>, crate::redis_backend::BackendError> {
+        let unix = unix_now();
+        let calls: Vec<Call> = self
+            .limits
+            .iter()
+            .zip(values)
+            .map(|(limit, value)| {
+                let mut key = limit.shared_key.clone();
+                key.push_str(&shared_key_hash(value));
+                key.push('}');
+                match limit.kind {
+                    Kind::Rate(rate) => Call::Rate {
+                        key,
+                        interval_us: rate.interval_ns().div_ceil(1_000),
+                        tolerance_us: rate.tolerance_ns() / 1_000,
+                    },
+                    Kind::Quota(quota) => {
+                        let window = quota.period.window(unix);
+                        let _ = write!(key, ":{}", window.id);
+                        Call::Quota {
+                            key,
+                            limit: quota.limit,
+                            ends: window.end,
+                        }
+                    }
+                    Kind::InFlight(max) => Call::InFlight {
+                        key,
+                        limit: max,
+                        member: format!("{:032x}", rand::random::<u128>()),
+                    },
+                }
+            })
+            .collect();
+        let answers = shared.decide(&calls).await?;
+        let micros = |n: i64| Duration::from_micros(u64::try_from(n).unwrap_or(0));
+        Ok(calls
+            .into_iter()
+            .zip(answers)
+            .map(|(call, [allowed, remaining, reset, retry])| {
+                let allowed = allowed == 1;
+                let remaining = u64::try_from(remaining).unwrap_or(0);
+                match call {
+                    Call::InFlight { key, member, .. } => (
+                        in_flight(allowed),
+                        allowed.then(|| {
+                            Slot::Shared(SharedSlot {
+                                backend: Arc::clone(shared),
+                                key,
+                                member,
+                            })
+                        }),
+                    ),
+                    Call::Quota { ends, .. } => {
+                        let left = Duration::from_secs(u64::try_from(ends - unix).unwrap_or(0));
+                        let verdict = Verdict {
+                            allowed,
+                            remaining,
+                            reset: left,
+                            retry_after: if allowed { Duration::ZERO } else { left },
+                        };
+                        (verdict, None)
+                    }
+                    Call::Rate { .. } => {
+                        let verdict = Verdict {
+                            allowed,
+                            remaining,
+                            reset: micros(reset),
+                            retry_after: micros(retry),
+                        };
+                        (verdict, None)
+                    }
+                }
+            })
+            .collect())
+    }
+
+    /// Settles each decision in order: counts it, stops at the first enforced refusal,
+    /// writes the headers.
+    fn conclude(&self, decisions: Vec<(Verdict, Option<Slot>)>) -> Result<Admitted, Denied> {
+        let mut admitted = Admitted::default();
+        let mut status = String::new();
+        let mut refusal = None;
+        for (limit, (verdict, slot)) in self.limits.iter().zip(decisions) {
+            admitted.permits.extend(slot);
+            let code = match limit.kind {
+                Kind::Rate(_) => "ratelimit.exceeded",
+                Kind::Quota(_) => "ratelimit.quota_exceeded",
+                Kind::InFlight(_) => "ratelimit.concurrency",
+            };
+            if !matches!(limit.kind, Kind::InFlight(_)) {
+                if !status.is_empty() {
+                    status.push_str(", ");
+                }
+                let _ = write!(
+                    status,
+                    "\"{}\";r={};t={}",
+                    limit.name,
+                    verdict.remaining,
+                    ceil_secs(verdict.reset)
+                );
+            }
             if let Err(refused) = settle(limit, &verdict, code) {
                 refusal = Some(refused);
                 break;
@@ -305,13 +516,35 @@ impl RouteLimits {
                 .filter(|_| !status.is_empty()),
         );
         match refusal {
-            Some(refused) => Err((refused, headers)),
+            // The slots taken are given back as `admitted` drops.
+            Some(refused) => Err(Denied::Limited(refused, headers)),
             None => {
                 admitted.headers = headers;
                 Ok(admitted)
             }
         }
     }
+}
+
+fn in_flight(allowed: bool) -> Verdict {
+    Verdict {
+        allowed,
+        remaining: 0,
+        reset: Duration::ZERO,
+        retry_after: Duration::from_secs(u64::from(!allowed)),
+    }
+}
+
+/// The key value's part of a Redis key: 128 bits of its SHA-256, in hex, so that keys
+/// have a fixed length and carry no client data.
+fn shared_key_hash(value: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value);
+    digest.as_ref()[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// Counts the decision; a refusal of an enforced limit becomes the error.

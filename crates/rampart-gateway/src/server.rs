@@ -85,7 +85,10 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
     let log = AccessLogger::start(&rampart_config::AccessLog::Off, Vec::new())
         .map_err(|e| vec![Diagnostic::new("log.access", e.to_string())])?;
     let abuse = Arc::new(crate::abuse::Abuse::default());
-    let limiter = Arc::new(crate::ratelimit::Limiter::new(&config.ratelimit));
+    if let Err(e) = crate::ratelimit::Limiter::new(&config.ratelimit) {
+        return Err(vec![Diagnostic::new("ratelimit", e)]);
+    }
+    let limiter = Arc::new(crate::ratelimit::Limiter::local(&config.ratelimit));
     if let Err(mut e) = Pipeline::build_for(
         config.clone(),
         log,
@@ -103,6 +106,11 @@ pub fn prepare(config: &Config) -> Result<(), Vec<Diagnostic>> {
 }
 
 impl Gateway {
+    /// With a Redis backend, whether it is reachable now; `None` without one.
+    pub fn shared_limiter_up(&self) -> Option<bool> {
+        self.shared.limiter.shared().map(|s| s.is_up())
+    }
+
     /// Binds every listener and starts serving on the current tokio runtime.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         metrics::install();
@@ -121,7 +129,10 @@ impl Gateway {
         let server = config.server.clone();
         let admin_addr = config.admin.listen;
         let abuse = Arc::new(crate::abuse::Abuse::new(config.abuse.clone()));
-        let limiter = Arc::new(crate::ratelimit::Limiter::new(&config.ratelimit));
+        let limiter = Arc::new(
+            crate::ratelimit::Limiter::new(&config.ratelimit)
+                .map_err(|e| StartError::Config(vec![Diagnostic::new("ratelimit", e)]))?,
+        );
         let pipeline = Pipeline::build(
             config,
             Arc::clone(&log),
@@ -130,7 +141,7 @@ impl Gateway {
         )
         .map_err(StartError::Config)?;
         pipeline.start_background();
-        limiter.start_sweeper();
+        limiter.start();
 
         let data = TcpListener::bind(server.listen)
             .await

@@ -20,4 +20,5 @@ pub fn corpora_dir() -> PathBuf {
 
 pub mod client;
 pub mod oidc;
+pub mod redis;
 pub mod upstream;
