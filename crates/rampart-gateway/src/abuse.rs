@@ -92,6 +92,8 @@ impl Table {
 
 #[derive(Debug)]
 pub struct Abuse {
+    /// Where bans are shared (Redis or the store), when they are; then bans live there.
+    book: arc_swap::ArcSwapOption<crate::bans::BanBook>,
     settings: Mutex<rampart_config::Abuse>,
     table: Mutex<Table>,
     /// When the last ban given ends, in milliseconds after `epoch`: past it, no subject is
@@ -109,11 +111,18 @@ impl Default for Abuse {
 impl Abuse {
     pub fn new(settings: rampart_config::Abuse) -> Abuse {
         Abuse {
+            book: arc_swap::ArcSwapOption::empty(),
             settings: Mutex::new(settings),
             table: Mutex::new(Table::default()),
             ban_horizon: AtomicU64::new(0),
             epoch: Instant::now(),
         }
+    }
+
+    /// Shares bans through `book` from now on: they are written there, read from there,
+    /// and lifted there (`rampart bans lift`).
+    pub fn share(&self, book: std::sync::Arc<crate::bans::BanBook>) {
+        self.book.store(Some(book));
     }
 
     /// New settings from a reloaded config; counts and bans are kept.
@@ -134,8 +143,9 @@ impl Abuse {
 
     /// If the client or the key id is banned, how long until the ban ends.
     pub fn banned(&self, who: Subjects<'_>, now: Instant) -> Option<Duration> {
+        let shared = self.shared_ban(who);
         if self.ban_horizon.load(Ordering::Relaxed) <= self.millis(now) {
-            return None;
+            return shared.filter(|_| self.settings().enabled);
         }
         if !self.settings().enabled {
             return None;
@@ -151,7 +161,20 @@ impl Abuse {
             .flatten()
             .filter(|until| *until > now)
             .map(|until| until - now)
+            .chain(shared)
             .max()
+    }
+
+    /// A shared ban of the address or the key id, if any.
+    fn shared_ban(&self, who: Subjects<'_>) -> Option<Duration> {
+        let book = self.book.load();
+        let book = book.as_ref().filter(|b| b.any())?;
+        let now = crate::bans::now_ms();
+        let ip = book.banned(&subject("ip", &who.ip), now);
+        let key = who
+            .key_id
+            .and_then(|id| book.banned(&subject("key_id", &id), now));
+        ip.max(key)
     }
 
     /// Records a failed authentication. Returns how long to delay the answer (zero until
@@ -193,6 +216,20 @@ impl Abuse {
                     return;
                 };
                 if let Some(ban) = self.count(entry, offence, allowance, &settings, now) {
+                    if let Some(book) = self.book.load_full() {
+                        // The shared place holds the ban (and lifts it); this table only
+                        // counts.
+                        entry.banned_until = None;
+                        let now_ms = crate::bans::now_ms();
+                        book.publish(rampart_store::BanRecord {
+                            subject: subject(kind, what),
+                            reason: offence.reason().to_owned(),
+                            until_ms: now_ms
+                                .saturating_add(i64::try_from(ban.as_millis()).unwrap_or(i64::MAX)),
+                            offences: entry.offences,
+                            since_ms: now_ms,
+                        });
+                    }
                     crate::metrics::abuse_ban(kind);
                     crate::metrics::ban_reason(offence.reason());
                     tracing::warn!(
@@ -271,6 +308,14 @@ impl Abuse {
     /// Subjects tracked now (for tests).
     pub fn tracked(&self) -> usize {
         self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// How a subject is written in shared bans and by `rampart bans`: `ip:ADDRESS`, `key:ID`.
+pub fn subject(kind: &str, what: &dyn std::fmt::Display) -> String {
+    match kind {
+        "ip" => format!("ip:{what}"),
+        _ => format!("key:{what}"),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod abuse;
 pub mod access_log;
 pub mod admin;
 pub mod auth;
+pub mod bans;
 pub mod body;
 pub mod cors;
 pub mod headers;

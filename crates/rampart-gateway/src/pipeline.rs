@@ -407,7 +407,8 @@ impl Pipeline {
         // Stage 5: brute-force bans, before any credential is looked at; then authenticate
         // and authorize. Presented-but-wrong credentials count against the client's address
         // and the key id; a missing credential does not (that is not guessing).
-        if !route.auth.is_public() {
+        // Bans hold on every route, public ones included: a banned client is out.
+        {
             let who = Subjects {
                 ip: record.client_ip,
                 key_id: route.auth.presented_key_id(request.headers()),

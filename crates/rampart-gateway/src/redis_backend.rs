@@ -231,6 +231,18 @@ impl RedisBackend {
         }
     }
 
+    /// Connects now (for the CLI): an error if Redis cannot be reached or refuses us.
+    pub async fn connect_now(&self) -> Result<(), String> {
+        self.probe().await;
+        match self.is_up() {
+            true => Ok(()),
+            false => Err(
+                "cannot reach the Redis of ratelimit.backend (or it refused the credentials)"
+                    .to_owned(),
+            ),
+        }
+    }
+
     fn mark(&self, up: bool, why: &str) {
         if self.up.swap(up, Ordering::AcqRel) != up {
             crate::metrics::ratelimit_backend_up(up);

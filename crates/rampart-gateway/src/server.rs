@@ -133,6 +133,8 @@ impl Gateway {
             crate::ratelimit::Limiter::new(&config.ratelimit)
                 .map_err(|e| StartError::Config(vec![Diagnostic::new("ratelimit", e)]))?,
         );
+        let book = crate::bans::book_for(&config, &limiter)
+            .map_err(|e| StartError::Config(vec![Diagnostic::new("store", e)]))?;
         let pipeline = Pipeline::build(
             config,
             Arc::clone(&log),
@@ -142,6 +144,10 @@ impl Gateway {
         .map_err(StartError::Config)?;
         pipeline.start_background();
         limiter.start();
+        if let Some(book) = book {
+            book.start_following();
+            abuse.share(book);
+        }
 
         let data = TcpListener::bind(server.listen)
             .await

@@ -22,15 +22,22 @@ use rampart_testkit::upstream::Upstream;
 /// A plain-HTTP gateway with one public route, `/v1/items/{id}`, limited by `limit`
 /// (key "route"), counting in `redis`.
 async fn gateway(upstream: &Upstream, ratelimit: &str, limit: &str) -> Gateway {
+    gateway_with(upstream, "enabled = false", ratelimit, limit).await
+}
+
+/// The same, with the `[abuse]` section given and clients' addresses taken from
+/// `X-Forwarded-For` (the test client is a trusted proxy).
+async fn gateway_with(upstream: &Upstream, abuse: &str, ratelimit: &str, limit: &str) -> Gateway {
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:0"
+trusted_proxies = ["127.0.0.1/32"]
 [admin]
 listen = "127.0.0.1:0"
 [log]
 access = "off"
 [abuse]
-enabled = false
+{abuse}
 [ratelimit]
 {ratelimit}
 [[upstreams]]
@@ -42,6 +49,11 @@ path = "/v1/items/{{id}}"
 upstream = "api"
 auth = ["none"]
 rate_limit = {limit}
+[[routes]]
+name = "free"
+path = "/v1/free/{{id}}"
+upstream = "api"
+auth = ["none"]
 "#,
         upstream = upstream.url(),
     );
@@ -265,4 +277,102 @@ async fn redis_over_tls_with_a_user_and_password_and_a_wrong_password_never_conn
         "a wrong password never connects"
     );
     assert_eq!(client.get(&url(&gateway_bad)).await.status, 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_made_on_one_gateway_applies_on_all_within_a_second_and_so_does_a_lift() {
+    let upstream = Upstream::start().await;
+    let prefix = unique_prefix("bans");
+    let settings = format!(
+        "backend = \"{}\"\nprefix = \"{prefix}\"\ntimeout = \"1s\"",
+        local_redis_url()
+    );
+    let abuse = "max_rate_limited = 2\nban_for = \"1h\"";
+    let limit = "{ limit = 1, per = \"1h\", key = \"ip\" }";
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        gateways.push(gateway_with(&upstream, abuse, &settings, limit).await);
+    }
+    for g in &gateways {
+        wait_until("Redis connected", Duration::from_secs(5), || {
+            g.shared_limiter_up() == Some(true)
+        })
+        .await;
+    }
+    let client = HttpClient::new(None, false);
+    let call = async |g: &Gateway, path: &str, from: &str| {
+        let request = http::Request::get(format!("http://127.0.0.1:{}{path}", g.listen.port()))
+            .header("x-forwarded-for", from)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        client.send(request).await.expect("exchange").status
+    };
+    let pest = "203.0.113.66";
+    // Everyone may use the free route.
+    for g in &gateways {
+        assert_eq!(call(g, "/v1/free/1", pest).await, 200);
+    }
+    // On the first gateway: one admitted, two refused, and the second refusal bans.
+    let first = &gateways[0];
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(call(first, "/v1/items/1", pest).await);
+    }
+    assert_eq!(statuses, [200, 429, 429]);
+    let banned_at = Instant::now();
+    assert_eq!(
+        call(first, "/v1/free/1", pest).await,
+        429,
+        "banned here at once"
+    );
+    // The others follow within a second.
+    for g in &gateways[1..] {
+        loop {
+            if call(g, "/v1/free/1", pest).await == 429 {
+                break;
+            }
+            assert!(
+                banned_at.elapsed() < Duration::from_secs(1),
+                "the ban reached every gateway within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let spread = banned_at.elapsed();
+    println!("ban on all three gateways {spread:?} after it was made");
+    assert_eq!(call(&gateways[2], "/v1/free/1", "203.0.113.67").await, 200);
+
+    // Listed and lifted where the CLI looks (Redis), and lifted everywhere within a second.
+    let text = format!(
+        "[ratelimit]\nbackend = \"{}\"\nprefix = \"{prefix}\"\n[[upstreams]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\n[[routes]]\nname = \"r\"\npath = \"/\"\nupstream = \"a\"\nauth = [\"none\"]\n",
+        local_redis_url()
+    );
+    let config = Config::from_toml_str(&text).expect("config");
+    let bans = rampart_gateway::bans::backend_for(&config)
+        .await
+        .expect("Redis")
+        .expect("shared");
+    let now = rampart_gateway::bans::now_ms();
+    let listed = bans.list(now).await.expect("list");
+    let ban = listed
+        .iter()
+        .find(|b| b.subject == format!("ip:{pest}"))
+        .unwrap_or_else(|| panic!("{listed:?}"));
+    assert_eq!((ban.reason.as_str(), ban.offences), ("rate_limited", 1));
+    assert!(ban.until_ms - now > 3_500_000, "an hour: {ban:?}");
+    assert!(bans.lift(&format!("ip:{pest}"), now).await.expect("lift"));
+    let lifted_at = Instant::now();
+    for g in &gateways {
+        while call(g, "/v1/free/1", pest).await != 200 {
+            assert!(
+                lifted_at.elapsed() < Duration::from_secs(1),
+                "the lift reached every gateway within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    println!(
+        "lift on all three gateways {:?} after it was made",
+        lifted_at.elapsed()
+    );
 }

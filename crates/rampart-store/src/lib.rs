@@ -14,6 +14,9 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+/// Rows of expired bans older than this are dropped when a ban is written.
+pub const BAN_MEMORY_MS: i64 = 7 * 86_400_000;
+
 /// Seconds since the Unix epoch.
 pub type Timestamp = i64;
 
@@ -34,6 +37,20 @@ pub struct KeyRecord {
     pub last_used: Option<Timestamp>,
     /// The consumer's roles (read with the key; set with [`Store::set_consumer_roles`]).
     pub roles: Vec<String>,
+}
+
+/// An abuse ban: who (`ip:ADDRESS` or `key:ID`), why, until when, and the how-manyth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BanRecord {
+    pub subject: String,
+    /// `auth_failures` or `rate_limited`.
+    pub reason: String,
+    /// Milliseconds since the Unix epoch.
+    pub until_ms: i64,
+    /// Bans of this subject so far, this one included.
+    pub offences: u32,
+    /// When the subject was first banned, milliseconds since the epoch.
+    pub since_ms: i64,
 }
 
 /// A consumer: a name, its roles, and how many keys it has.
@@ -140,4 +157,15 @@ pub trait Store: Send + Sync {
     /// Records last-used times (a batch from the gateway). Unknown ids are ignored; an
     /// older time never replaces a newer one. Does not bump the revision.
     fn record_last_used(&self, used: &[(String, Timestamp)]) -> Result<(), StoreError>;
+
+    /// Records a ban. An existing ban of the subject keeps the later end and its first
+    /// time; its offences grow. Returns the ban as stored.
+    fn put_ban(&self, ban: &BanRecord) -> Result<BanRecord, StoreError>;
+
+    /// Bans in force at `now_ms`, the longest first.
+    fn list_bans(&self, now_ms: i64) -> Result<Vec<BanRecord>, StoreError>;
+
+    /// Lifts a ban; `false` if the subject was not banned. The offence count is kept (a
+    /// later ban still grows), only the end is cleared.
+    fn lift_ban(&self, subject: &str, now_ms: i64) -> Result<bool, StoreError>;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::{Changes, ConsumerRecord, KeyRecord, Store, StoreError, Timestamp};
+use crate::{BanRecord, Changes, ConsumerRecord, KeyRecord, Store, StoreError, Timestamp};
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -39,6 +39,15 @@ const MIGRATIONS: &[&str] = &[
     // 2: consumer roles (space-separated), for role-based authorization of API-key callers.
     "ALTER TABLE consumers ADD COLUMN roles TEXT NOT NULL DEFAULT '';
     CREATE INDEX api_keys_consumer ON api_keys (consumer);",
+    // 3: abuse bans, shared by the gateways and the CLI (`rampart bans list|lift`).
+    "CREATE TABLE bans (
+        subject TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        until_ms INTEGER NOT NULL,
+        offences INTEGER NOT NULL,
+        since_ms INTEGER NOT NULL
+    );
+    CREATE INDEX bans_until ON bans (until_ms);",
 ];
 
 pub struct SqliteStore {
@@ -185,6 +194,18 @@ fn insert_key(tx: &Transaction<'_>, key: &KeyRecord, rev: i64) -> Result<(), Sto
 }
 
 /// Key rows with their consumer's roles.
+const BAN_COLUMNS: &str = "subject, reason, until_ms, offences, since_ms";
+
+fn ban_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BanRecord> {
+    Ok(BanRecord {
+        subject: row.get(0)?,
+        reason: row.get(1)?,
+        until_ms: row.get(2)?,
+        offences: row.get(3)?,
+        since_ms: row.get(4)?,
+    })
+}
+
 const KEY_COLUMNS: &str = "k.id, k.consumer, k.hash, k.scopes, k.created, k.expires, k.revoked, \
      k.rotated_from, k.last_used, c.roles";
 const KEY_FROM: &str = "api_keys k JOIN consumers c ON c.name = k.consumer";
@@ -311,6 +332,60 @@ impl Store for SqliteStore {
             )?;
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    fn put_ban(&self, ban: &BanRecord) -> Result<BanRecord, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM bans WHERE until_ms < ?1",
+                [ban.since_ms - crate::BAN_MEMORY_MS],
+            )?;
+            tx.execute(
+                "INSERT INTO bans (subject, reason, until_ms, offences, since_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (subject) DO UPDATE SET
+                    reason = excluded.reason,
+                    until_ms = max(bans.until_ms, excluded.until_ms),
+                    offences = max(bans.offences + 1, excluded.offences)",
+                params![
+                    ban.subject,
+                    ban.reason,
+                    ban.until_ms,
+                    ban.offences,
+                    ban.since_ms
+                ],
+            )?;
+            let stored = tx.query_row(
+                &format!("SELECT {BAN_COLUMNS} FROM bans WHERE subject = ?1"),
+                [&ban.subject],
+                ban_from_row,
+            )?;
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn list_bans(&self, now_ms: i64) -> Result<Vec<BanRecord>, StoreError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {BAN_COLUMNS} FROM bans WHERE until_ms > ?1 ORDER BY until_ms DESC"
+            ))?;
+            let bans = statement
+                .query_map([now_ms], ban_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(bans)
+        })
+    }
+
+    fn lift_ban(&self, subject: &str, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let changed = conn.execute(
+                "UPDATE bans SET until_ms = ?2 WHERE subject = ?1 AND until_ms > ?2",
+                params![subject, now_ms],
+            )?;
+            Ok(changed > 0)
         })
     }
 
@@ -558,5 +633,66 @@ mod tests {
         std::fs::write(&garbage, b"this is not a database, just some bytes").expect("write");
         let err = SqliteStore::open(&garbage).expect_err("garbage refused");
         assert!(err.to_string().contains("garbage.db"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod ban_tests {
+    use super::*;
+
+    fn ban(subject: &str, until_ms: i64, offences: u32) -> BanRecord {
+        BanRecord {
+            subject: subject.to_owned(),
+            reason: "auth_failures".to_owned(),
+            until_ms,
+            offences,
+            since_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn bans_are_listed_while_in_force_lifted_and_remembered() {
+        let store = SqliteStore::in_memory().expect("store");
+        store
+            .put_ban(&ban("ip:203.0.113.7", 10_000, 1))
+            .expect("ban");
+        store
+            .put_ban(&ban("key:AAAAAAAAAAAA", 5_000, 1))
+            .expect("ban");
+        let listed = store.list_bans(2_000).expect("list");
+        assert_eq!(
+            listed
+                .iter()
+                .map(|b| b.subject.as_str())
+                .collect::<Vec<_>>(),
+            ["ip:203.0.113.7", "key:AAAAAAAAAAAA"],
+            "longest first"
+        );
+        assert_eq!(store.list_bans(6_000).expect("list").len(), 1, "one ended");
+
+        // Another gateway bans the same subject: the later end wins, offences grow.
+        let again = store
+            .put_ban(&ban("ip:203.0.113.7", 8_000, 1))
+            .expect("ban");
+        assert_eq!((again.until_ms, again.offences), (10_000, 2));
+
+        assert!(store.lift_ban("ip:203.0.113.7", 3_000).expect("lift"));
+        assert!(
+            !store.lift_ban("ip:203.0.113.7", 3_000).expect("lift"),
+            "once"
+        );
+        assert!(!store.lift_ban("ip:198.51.100.1", 3_000).expect("lift"));
+        assert!(
+            store
+                .list_bans(3_000)
+                .expect("list")
+                .iter()
+                .all(|b| b.subject != "ip:203.0.113.7")
+        );
+        // The next ban still counts the earlier offences.
+        let third = store
+            .put_ban(&ban("ip:203.0.113.7", 20_000, 1))
+            .expect("ban");
+        assert_eq!(third.offences, 3);
     }
 }

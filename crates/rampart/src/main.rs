@@ -4,6 +4,7 @@
 //! stderr saying what is wrong and where; never a panic or a backtrace.
 #![forbid(unsafe_code)]
 
+mod bans;
 mod demo;
 mod init;
 mod keys;
@@ -60,6 +61,28 @@ enum Command {
     Consumers {
         #[command(subcommand)]
         command: ConsumersCommand,
+    },
+    /// See and lift abuse bans.
+    Bans {
+        #[command(subcommand)]
+        command: BansCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BansCommand {
+    /// One ban a line: subject, reason, time left, offence count.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: keys::Format,
+    },
+    /// Lift the ban of SUBJECT (ip:ADDRESS or key:ID).
+    Lift {
+        subject: String,
+        #[arg(long, short)]
+        config: PathBuf,
     },
 }
 
@@ -173,6 +196,10 @@ fn main() -> ExitCode {
                 config,
                 roles,
             } => keys::consumers_set_roles(&config, &name, &roles),
+        },
+        Command::Bans { command } => match command {
+            BansCommand::List { config, format } => bans::list(&config, format),
+            BansCommand::Lift { subject, config } => bans::lift(&config, &subject),
         },
     };
     match result {

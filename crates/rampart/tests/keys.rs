@@ -625,3 +625,89 @@ roles = ["admin", "auditor"]
         .contains("no consumer")
     );
 }
+
+#[tokio::test]
+async fn bans_made_by_a_running_gateway_are_listed_and_lifted_from_the_cli() {
+    let upstream = Upstream::start().await;
+    let cert = TestCert::generate();
+    let port = free_port();
+    let config = setup("bans", port, &cert, &upstream, "path = \"data/rampart.db\"");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("[abuse]\nmax_auth_failures = 3\nban_for = \"10m\"\n");
+    std::fs::write(&config, text).expect("config");
+    let cfg = config.to_str().expect("utf-8");
+    let created = ok(run(&[
+        "keys",
+        "create",
+        "--config",
+        cfg,
+        "--consumer",
+        "shop",
+        "--scopes",
+        "orders:read",
+    ]));
+    let key = last_line(&created).to_owned();
+
+    let _gateway = start(&config);
+    let client = HttpClient::new(Some(&cert.cert), false);
+    let url = format!("https://localhost:{port}/v1/orders/1");
+    wait_ready(&client, &url).await;
+    assert!(
+        ok(run(&["bans", "list", "--config", cfg])).is_empty(),
+        "nobody is banned yet"
+    );
+
+    // Three wrong keys from this address: banned, even with the right key.
+    for _ in 0..3 {
+        let wrong = call(&client, "GET", &url, Some("rmpt_wrong")).await;
+        assert_eq!(wrong.status, 401);
+    }
+    assert_eq!(call(&client, "GET", &url, Some(&key)).await.status, 429);
+
+    // The gateway writes the ban where the CLI sees it (in the background, at once).
+    let start = Instant::now();
+    let mut listed = String::new();
+    while start.elapsed() < Duration::from_secs(2) && listed.is_empty() {
+        listed = ok(run(&["bans", "list", "--config", cfg]));
+    }
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("ip:127.0.0.1\t"))
+        .unwrap_or_else(|| panic!("no ban of 127.0.0.1 in:\n{listed}"));
+    assert!(
+        line.contains("auth_failures") && line.contains("offence 1"),
+        "{line}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "bans", "list", "--config", cfg, "--format", "json",
+    ])))
+    .expect("json");
+    let left = json[0]["remaining_seconds"].as_i64().expect("seconds");
+    assert!((590..=600).contains(&left), "{json}");
+
+    // Lifted from the CLI: the running gateway lets the address in within a second.
+    let lifted = ok(run(&["bans", "lift", "ip:127.0.0.1", "--config", cfg]));
+    assert!(lifted.contains("lifted"), "{lifted}");
+    let took = time_until(&client, &url, &key, 200, Duration::from_secs(5))
+        .await
+        .expect("the lift reaches the gateway");
+    println!("lift applied {took:?} after `rampart bans lift`");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(ok(run(&["bans", "list", "--config", cfg])).is_empty());
+
+    // Mistakes: not banned, not a subject, no shared place for bans.
+    assert!(
+        refused(run(&["bans", "lift", "ip:127.0.0.1", "--config", cfg])).contains("not banned")
+    );
+    assert!(refused(run(&["bans", "lift", "somebody", "--config", cfg])).contains("neither"));
+    let memory_only = setup("bans-memory", free_port(), &cert, &upstream, "");
+    assert!(
+        refused(run(&[
+            "bans",
+            "list",
+            "--config",
+            memory_only.to_str().expect("utf-8")
+        ]))
+        .contains("memory only")
+    );
+}
