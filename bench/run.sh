@@ -12,6 +12,8 @@
 #             HAProxy also carry a per-IP rate limit set too high to trigger
 # and, for rampart alone (their ratio is to rampart's secured row):
 #   secured-1m  secured with 1,000,000 keys in the store (authentication cost vs store size)
+#   secured-rl  secured + a per-consumer rate limit never reached (the limiter's cost: on vs off)
+#   secured-redis  secured-rl counted in the local Redis (cluster mode: one round trip a request)
 #   jwt-rs256   hardened + a JWT access token (RS256, JWKS file) checked with the scope
 #   jwt-es256   the same with ES256
 # Proxies and the upstream are pinned to CPU 0, wrk to CPU 1. After a warm-up, the runs are
@@ -49,7 +51,7 @@ CLK_TCK=$(getconf CLK_TCK)
 UPSTREAM_PORT=$BASE_PORT
 TARGETS=(nginx haproxy rampart)
 read -r -a CONFIGS <<<"${CONFIGS:-plain hardened secured}"
-read -r -a RAMPART_ONLY <<<"${RAMPART_ONLY-secured-1m jwt-rs256 jwt-es256}"
+read -r -a RAMPART_ONLY <<<"${RAMPART_ONLY-secured-1m secured-rl secured-redis jwt-rs256 jwt-es256}"
 declare -A PORT=()
 next_port=$((BASE_PORT + 1))
 assign_port() { PORT[$1]=$next_port; next_port=$((next_port + 1)); }
@@ -211,7 +213,7 @@ make_keys
 # The header each config's requests carry: its credential.
 credential() {
     case $1 in
-        secured|secured-1m) echo "X-API-Key: $API_KEY" ;;
+        secured|secured-1m|secured-rl|secured-redis) echo "X-API-Key: $API_KEY" ;;
         jwt-rs256) echo "Authorization: Bearer $RS256_TOKEN" ;;
         jwt-es256) echo "Authorization: Bearer $ES256_TOKEN" ;;
         *) echo "X-Bench: none" ;;
@@ -403,10 +405,16 @@ EOF
         if [[ $cfg == plain ]]; then access=off; else access="$OUT/access-$r-$cfg.log"; fi
         auth='auth = ["none"]'; extra=""
         case $cfg in
-            secured|secured-1m)
+            secured|secured-1m|secured-rl|secured-redis)
                 auth=$'auth = ["api_key"]\nscopes = ["orders:read"]'
                 db=small.db; [[ $cfg == secured-1m ]] && db=large.db
-                extra=$(printf '[store]\npath = "%s"\nmaster_key_file = "%s"' "$KEYS/$db" "$KEYS/init/data/master.key") ;;
+                extra=$(printf '[store]\npath = "%s"\nmaster_key_file = "%s"' "$KEYS/$db" "$KEYS/init/data/master.key")
+                if [[ $cfg == secured-rl || $cfg == secured-redis ]]; then
+                    auth+=$'\nrate_limit = { limit = 1000000000, per = "1s", key = "consumer" }'
+                fi
+                if [[ $cfg == secured-redis ]]; then
+                    extra+=$(printf '\n[ratelimit]\nbackend = "redis://127.0.0.1:6379/0"\nprefix = "rampart-bench-%s"\ntimeout = "1s"\nfail_mode = "closed"' "$r")
+                fi ;;
             jwt-*)
                 auth=$'auth = ["jwt"]\nscopes = ["orders:read"]'
                 extra=$(printf '[[jwt_issuers]]\nissuer = "https://bench.rampart"\naudiences = ["bench"]\njwks_file = "%s"\nalgorithms = ["RS256", "ES256"]' "$KEYS/jwt/jwks.json") ;;
@@ -506,6 +514,9 @@ for combo in "${COMBOS[@]}"; do
             grep -qi "^$h:" "$OUT/headers/$t-$cfg.txt" || die "$t/$cfg: response lacks $h"
         done
         [[ $big_status == 413 ]] || die "$t/$cfg: 2 MiB body got $big_status, not 413"
+    fi
+    if [[ $cfg == secured-rl || $cfg == secured-redis ]]; then
+        grep -qi '^ratelimit-policy:' "$OUT/headers/$t-$cfg.txt" || die "$t/$cfg: the rate limit is not on"
     fi
 done
 
