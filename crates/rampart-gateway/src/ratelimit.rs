@@ -656,6 +656,59 @@ mod tests {
     }
 
     #[test]
+    fn claims_are_read_by_dot_path_as_text() {
+        let claims = serde_json::json!({
+            "org": { "id": "acme", "tier": 3 },
+            "beta": true,
+            "roles": ["a"],
+        });
+        let token = Verified {
+            issuer: Arc::from("https://idp"),
+            consumer: Arc::from("alice"),
+            scopes: Box::new([]),
+            roles: Box::new([]),
+            acr: None,
+            amr: Box::new([]),
+            expires: 0,
+            claims: claims.as_object().cloned().unwrap_or_default(),
+        };
+        assert_eq!(claim(&token, "org.id").as_deref(), Some("acme"));
+        assert_eq!(claim(&token, "org.tier").as_deref(), Some("3"));
+        assert_eq!(claim(&token, "beta").as_deref(), Some("true"));
+        assert_eq!(claim(&token, "roles"), None, "arrays are not keys");
+        assert_eq!(claim(&token, "org.missing"), None);
+        let headers = HeaderMap::new();
+        let caller = Caller {
+            ip: "192.0.2.1".parse().expect("ip"),
+            consumer: Some("alice"),
+            route: "r",
+            headers: &headers,
+            token: Some(&token),
+        };
+        let by_org = key_value(&LimitKey::Claim("org.id".into()), &caller, 64);
+        let bob_token = Verified {
+            consumer: Arc::from("bob"),
+            claims: token.claims.clone(),
+            issuer: Arc::clone(&token.issuer),
+            scopes: Box::new([]),
+            roles: Box::new([]),
+            acr: None,
+            amr: Box::new([]),
+            expires: 0,
+        };
+        let bob = Caller {
+            consumer: Some("bob"),
+            token: Some(&bob_token),
+            ..caller
+        };
+        assert_eq!(
+            key_value(&LimitKey::Claim("org.id".into()), &bob, 64),
+            by_org,
+            "two callers of one organisation share its count"
+        );
+    }
+
+    #[test]
     fn keys_fall_back_to_what_is_known() {
         let headers = HeaderMap::new();
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");

@@ -170,8 +170,9 @@ async fn fail_modes_apply_while_redis_is_down_and_sharing_resumes_when_it_is_bac
         for _ in 0..n {
             let sent = Instant::now();
             out.push(client.get(&url(g)).await.status);
+            // The timeout is 300 ms; the rest is the exchange itself, on a busy machine.
             assert!(
-                sent.elapsed() < Duration::from_secs(1),
+                sent.elapsed() < Duration::from_millis(600),
                 "no request waits past the timeout: {:?}",
                 sent.elapsed()
             );

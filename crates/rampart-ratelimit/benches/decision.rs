@@ -35,9 +35,11 @@ fn decisions(c: &mut Criterion) {
     }
     let memory = big.memory();
     println!(
-        "1,000,000 rate keys: {} keys held, {:.1} MiB heap, bound {:.1} MiB (all three tables full)",
+        "1,000,000 rate keys: {} keys held, {:.1} MiB heap ({:.1} bytes a key); bound {:.1} MiB for the rate table, {:.1} MiB for all three tables full",
         memory.keys,
         memory.heap_bytes as f64 / 1_048_576.0,
+        memory.heap_bytes as f64 / memory.keys as f64,
+        rampart_ratelimit::Table::<u64>::bound_bytes(MILLION as usize) as f64 / 1_048_576.0,
         memory.bound_bytes as f64 / 1_048_576.0
     );
     let mut i = 0usize;
