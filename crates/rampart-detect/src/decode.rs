@@ -26,7 +26,7 @@ fn hex(b: u8) -> Option<u8> {
 /// space. Also IIS's `%uXXXX`, which some stacks still honour. Malformed escapes stay.
 pub fn percent(input: &str, plus_as_space: bool) -> Cow<'_, str> {
     let bytes = input.as_bytes();
-    if !bytes.contains(&b'%') && !(plus_as_space && bytes.contains(&b'+')) {
+    if !(bytes.contains(&b'%') || plus_as_space && bytes.contains(&b'+')) {
         return Cow::Borrowed(input);
     }
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());

@@ -1,0 +1,710 @@
+//! SQL injection by tokenizing, not by a pile of regexes.
+//!
+//! A value is lexed as SQL three times: as it is (a number or bare word spliced into a
+//! query), and as if it followed a single or a double quote (the value sits inside a string
+//! literal, and an attacker has to break out of it). The token kinds are then matched
+//! against the shapes an injection needs, written from SQL's grammar: a string break
+//! followed by a condition or a comment, `UNION SELECT`, a stacked statement after `;`, a
+//! condition that is always true, calls of the functions blind injection relies on. Plain
+//! text rarely lexes into those shapes: an apostrophe in "O'Reilly" breaks out of a string
+//! into a bare word, which no shape accepts.
+//!
+//! The lexer reads each byte once (strings and comments scan forward to their end), so its
+//! time is linear in the input; it keeps at most [`MAX_TOKENS`] tokens.
+
+/// Tokens kept per lexing; injections show their shape within the first few.
+pub const MAX_TOKENS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A quoted literal (`'...'`, `"..."`, `N'...'`, `$$...$$`), closed or running to the end.
+    Str,
+    Num,
+    /// An identifier or an unknown bare word.
+    Word,
+    /// Any other SQL keyword (`FROM`, `WHERE`, `NULL`, `ORDER`...).
+    Keyword,
+    Select,
+    /// A statement other than `SELECT` (`INSERT`, `DROP`, `EXEC`, `WAITFOR`...).
+    Statement,
+    /// `UNION`, `INTERSECT`, `EXCEPT`.
+    Union,
+    /// `AND`, `OR`, `XOR`, `NOT`, `&&`, `||`, `!`.
+    Logic,
+    /// `=`, `<>`, `LIKE`, `IN`, `IS`, `BETWEEN`...
+    Compare,
+    /// `+ - * / % & | ^ ~ << >> ::`, `DIV`, `MOD`.
+    Arith,
+    /// A word called as a function: followed by `(`.
+    Func,
+    /// `@name`, `@@name`.
+    Var,
+    Comment,
+    Open,
+    Close,
+    Comma,
+    Semi,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub kind: Kind,
+    pub text: &'a str,
+}
+
+/// Where the value sits in the query it is spliced into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Bare,
+    SingleQuoted,
+    DoubleQuoted,
+}
+
+const LOGIC: &[&str] = &["AND", "OR", "XOR", "NOT"];
+const COMPARE: &[&str] = &[
+    "LIKE", "RLIKE", "REGEXP", "IS", "IN", "BETWEEN", "SOUNDS", "GLOB", "ILIKE",
+];
+const ARITH: &[&str] = &["DIV", "MOD"];
+const STATEMENT: &[&str] = &[
+    "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "TRUNCATE", "EXEC", "EXECUTE",
+    "DECLARE", "GRANT", "REVOKE", "SHUTDOWN", "REPLACE", "MERGE", "CALL", "WAITFOR", "HANDLER",
+    "RENAME",
+];
+const UNION: &[&str] = &["UNION", "INTERSECT", "EXCEPT"];
+const KEYWORD: &[&str] = &[
+    "FROM",
+    "WHERE",
+    "HAVING",
+    "GROUP",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "INTO",
+    "VALUES",
+    "SET",
+    "AS",
+    "ON",
+    "JOIN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "ALL",
+    "DISTINCT",
+    "TOP",
+    "OUTFILE",
+    "DUMPFILE",
+    "TABLE",
+    "DATABASE",
+    "PROCEDURE",
+    "ASC",
+    "DESC",
+    "DELAY",
+    "COLLATE",
+    "ESCAPE",
+    "EXISTS",
+    "ANY",
+    "SOME",
+];
+/// Functions blind and error-based injection depend on; almost never called in text.
+const PROBE_FUNCTIONS: &[&str] = &[
+    "SLEEP",
+    "BENCHMARK",
+    "PG_SLEEP",
+    "LOAD_FILE",
+    "EXTRACTVALUE",
+    "UPDATEXML",
+    "XP_CMDSHELL",
+    "RECEIVE_MESSAGE",
+    "GET_HOST_ADDRESS",
+    "RANDOMBLOB",
+    "SYS_EVAL",
+    "SYS_EXEC",
+    "DBMS_LOCK",
+    "GTID_SUBSET",
+];
+
+fn classify(word: &str) -> Kind {
+    let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
+    if word.eq_ignore_ascii_case("SELECT") {
+        Kind::Select
+    } else if is(UNION) {
+        Kind::Union
+    } else if is(LOGIC) {
+        Kind::Logic
+    } else if is(COMPARE) {
+        Kind::Compare
+    } else if is(ARITH) {
+        Kind::Arith
+    } else if is(STATEMENT) {
+        Kind::Statement
+    } else if is(KEYWORD) {
+        Kind::Keyword
+    } else {
+        Kind::Word
+    }
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// Lexes `input` as SQL in `context`; at most [`MAX_TOKENS`] tokens.
+pub fn lex(input: &str, context: Context) -> Vec<Token<'_>> {
+    let bytes = input.as_bytes();
+    let mut tokens: Vec<Token<'_>> = Vec::new();
+    let mut i = 0;
+    // Inside a quoted context the value starts within a string: read its rest first.
+    match context {
+        Context::Bare => {}
+        Context::SingleQuoted | Context::DoubleQuoted => {
+            let quote = if context == Context::SingleQuoted {
+                b'\''
+            } else {
+                b'"'
+            };
+            let end = string_end(bytes, 0, quote);
+            tokens.push(Token {
+                kind: Kind::Str,
+                text: &input[..end.min(bytes.len())],
+            });
+            i = end;
+        }
+    }
+    let mut in_executable_comment = false;
+    while i < bytes.len() && tokens.len() < MAX_TOKENS {
+        let b = bytes[i];
+        let start = i;
+        let kind = match b {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0 => {
+                i += 1;
+                continue;
+            }
+            b'\'' | b'"' => {
+                i = string_end(bytes, i + 1, b);
+                Kind::Str
+            }
+            b'`' => {
+                i = bytes[i + 1..]
+                    .iter()
+                    .position(|&c| c == b'`')
+                    .map_or(bytes.len(), |p| i + 1 + p + 1);
+                Kind::Word
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = line_end(bytes, i);
+                Kind::Comment
+            }
+            b'#' => {
+                i = line_end(bytes, i);
+                Kind::Comment
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                if bytes.get(i + 2) == Some(&b'!') {
+                    // MySQL runs what is inside `/*! ... */`: lex it as code.
+                    i += 3;
+                    while i < bytes.len() && bytes[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    in_executable_comment = true;
+                    continue;
+                }
+                i = match input[i + 2..].find("*/") {
+                    Some(p) => i + 2 + p + 2,
+                    None => bytes.len(),
+                };
+                Kind::Comment
+            }
+            b'*' if in_executable_comment && bytes.get(i + 1) == Some(&b'/') => {
+                in_executable_comment = false;
+                i += 2;
+                continue;
+            }
+            b'$' if bytes.get(i + 1) == Some(&b'$') => {
+                i = match input[i + 2..].find("$$") {
+                    Some(p) => i + 2 + p + 2,
+                    None => bytes.len(),
+                };
+                Kind::Str
+            }
+            b'@' => {
+                i += 1;
+                while i < bytes.len() && (bytes[i] == b'@' || is_word_byte(bytes[i])) {
+                    i += 1;
+                }
+                Kind::Var
+            }
+            b'0'..=b'9' => {
+                i = number_end(bytes, i);
+                Kind::Num
+            }
+            b'.' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                i = number_end(bytes, i);
+                Kind::Num
+            }
+            b'(' => {
+                i += 1;
+                Kind::Open
+            }
+            b')' => {
+                i += 1;
+                Kind::Close
+            }
+            b',' => {
+                i += 1;
+                Kind::Comma
+            }
+            b';' => {
+                i += 1;
+                Kind::Semi
+            }
+            b'.' => {
+                i += 1;
+                Kind::Dot
+            }
+            b'=' | b'<' | b'>' | b'!' | b'|' | b'&' | b'+' | b'-' | b'*' | b'/' | b'%' | b'^'
+            | b'~' | b':' => {
+                let (kind, len) = operator(&bytes[i..]);
+                i += len;
+                kind
+            }
+            b if is_word_byte(b) => {
+                while i < bytes.len() && is_word_byte(bytes[i]) {
+                    i += 1;
+                }
+                let word = &input[start..i];
+                // N'..', X'..', B'..', E'..': prefixed string literals.
+                if word.len() == 1
+                    && matches!(
+                        word.as_bytes()[0].to_ascii_uppercase(),
+                        b'N' | b'X' | b'B' | b'E'
+                    )
+                    && bytes.get(i) == Some(&b'\'')
+                {
+                    i = string_end(bytes, i + 1, b'\'');
+                    Kind::Str
+                } else {
+                    let kind = classify(word);
+                    let called = bytes[i..]
+                        .iter()
+                        .find(|c| !c.is_ascii_whitespace())
+                        .is_some_and(|&c| c == b'(');
+                    if called && matches!(kind, Kind::Word | Kind::Keyword) {
+                        Kind::Func
+                    } else {
+                        kind
+                    }
+                }
+            }
+            _ => {
+                // Anything else (stray punctuation) is a word of its own.
+                i += input[i..].chars().next().map_or(1, char::len_utf8);
+                Kind::Word
+            }
+        };
+        tokens.push(Token {
+            kind,
+            text: &input[start..i.min(bytes.len())],
+        });
+    }
+    tokens
+}
+
+/// The end of a string whose opening `quote` came before `from`: past the closing quote
+/// (a doubled quote or a backslash escapes it), or the end of the input.
+fn string_end(bytes: &[u8], from: usize, quote: u8) -> usize {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            c if c == quote => {
+                if bytes.get(i + 1) == Some(&quote) {
+                    i += 2;
+                } else {
+                    return i + 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(bytes.len(), |p| from + p)
+}
+
+fn number_end(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    if bytes.get(i) == Some(&b'0') && matches!(bytes.get(i + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+        i += 2;
+        while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+            i += 1;
+        }
+        return i;
+    }
+    while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+        i += 1;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E'))
+        && bytes
+            .get(i + 1)
+            .is_some_and(|c| c.is_ascii_digit() || *c == b'+' || *c == b'-')
+    {
+        i += 2;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    i
+}
+
+fn operator(bytes: &[u8]) -> (Kind, usize) {
+    const MULTI: &[(&[u8], Kind)] = &[
+        (b"<=>", Kind::Compare),
+        (b"<>", Kind::Compare),
+        (b"!=", Kind::Compare),
+        (b"<=", Kind::Compare),
+        (b">=", Kind::Compare),
+        (b"==", Kind::Compare),
+        (b"||", Kind::Logic),
+        (b"&&", Kind::Logic),
+        (b"<<", Kind::Arith),
+        (b">>", Kind::Arith),
+        (b"::", Kind::Arith),
+    ];
+    for (text, kind) in MULTI {
+        if bytes.starts_with(text) {
+            return (*kind, text.len());
+        }
+    }
+    let kind = match bytes[0] {
+        b'=' | b'<' | b'>' => Kind::Compare,
+        b'!' => Kind::Logic,
+        _ => Kind::Arith,
+    };
+    (kind, 1)
+}
+
+/// A rule that matched, with how much it weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: &'static str,
+    pub score: u32,
+}
+
+fn significant<'a>(tokens: &'a [Token<'a>]) -> impl Iterator<Item = &'a Token<'a>> {
+    tokens.iter().filter(|t| t.kind != Kind::Comment)
+}
+
+/// A literal, or something that evaluates to one.
+fn is_operand(t: &Token<'_>) -> bool {
+    matches!(t.kind, Kind::Num | Kind::Str | Kind::Func | Kind::Var)
+        || (t.kind == Kind::Keyword
+            && ["NULL", "TRUE", "FALSE"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(t.text)))
+}
+
+/// What follows a logic operator makes a condition an attacker controls: a comparison of
+/// operands, an operand alone, or a call.
+fn condition_follows(rest: &[&Token<'_>]) -> bool {
+    let mut it = rest
+        .iter()
+        .skip_while(|t| matches!(t.kind, Kind::Open | Kind::Logic));
+    let Some(first) = it.next() else {
+        return false;
+    };
+    if first.kind == Kind::Func {
+        return true;
+    }
+    let operand = is_operand(first) || first.kind == Kind::Word;
+    if !operand {
+        return false;
+    }
+    match it.next() {
+        None => is_operand(first),
+        Some(t) if matches!(t.kind, Kind::Semi | Kind::Close | Kind::Union) => is_operand(first),
+        Some(t) if t.kind == Kind::Compare || t.kind == Kind::Arith => {
+            it.next().is_some_and(|second| {
+                is_operand(second)
+                    || (second.kind == Kind::Word
+                        && (is_operand(first) || second.text.eq_ignore_ascii_case(first.text)))
+            })
+        }
+        _ => false,
+    }
+}
+
+/// The rules that match `tokens` lexed in `context`.
+pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let sig: Vec<&Token<'_>> = significant(tokens).collect();
+    let kinds: Vec<Kind> = sig.iter().map(|t| t.kind).collect();
+
+    // UNION [ALL|DISTINCT] [(] SELECT
+    for (i, k) in kinds.iter().enumerate() {
+        if *k == Kind::Union {
+            let next = sig[i + 1..]
+                .iter()
+                .find(|t| !(t.kind == Kind::Open || (t.kind == Kind::Keyword)));
+            if next.is_some_and(|t| t.kind == Kind::Select) {
+                hits.push(Hit {
+                    rule: "sqli.union_select",
+                    score: 5,
+                });
+                break;
+            }
+        }
+    }
+    // ; followed by a statement.
+    if kinds
+        .windows(2)
+        .any(|w| w[0] == Kind::Semi && matches!(w[1], Kind::Select | Kind::Statement))
+    {
+        hits.push(Hit {
+            rule: "sqli.stacked_query",
+            score: 5,
+        });
+    }
+    // A call of a function blind or error-based injection relies on.
+    if sig.iter().any(|t| {
+        t.kind == Kind::Func
+            && PROBE_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(t.text))
+    }) {
+        hits.push(Hit {
+            rule: "sqli.probe_function",
+            score: 3,
+        });
+    }
+    if kinds
+        .windows(2)
+        .any(|w| w == [Kind::Statement, Kind::Keyword])
+        && sig.iter().any(|t| t.text.eq_ignore_ascii_case("WAITFOR"))
+    {
+        hits.push(Hit {
+            rule: "sqli.probe_function",
+            score: 3,
+        });
+    }
+
+    match context {
+        Context::SingleQuoted | Context::DoubleQuoted => {
+            // The value closed the string it was in (an unclosed one would have run to the
+            // end, leaving no other token); what comes next, past closing parentheses,
+            // decides.
+            let closed = tokens.len() > 1;
+            let after: Vec<&Token<'_>> = sig
+                .iter()
+                .skip(1)
+                .skip_while(|t| t.kind == Kind::Close)
+                .copied()
+                .collect();
+            if closed && !after.is_empty() {
+                match after[0].kind {
+                    Kind::Logic => {
+                        let score = if condition_follows(&after[1..]) { 5 } else { 3 };
+                        hits.push(Hit {
+                            rule: "sqli.string_break_condition",
+                            score,
+                        });
+                    }
+                    Kind::Compare if after.get(1).is_some_and(|t| is_operand(t)) => {
+                        hits.push(Hit {
+                            rule: "sqli.string_break_condition",
+                            score: 5,
+                        });
+                    }
+                    Kind::Arith | Kind::Compare => hits.push(Hit {
+                        rule: "sqli.string_break_operator",
+                        score: 2,
+                    }),
+                    Kind::Semi | Kind::Union | Kind::Keyword => hits.push(Hit {
+                        rule: "sqli.string_break_operator",
+                        score: 2,
+                    }),
+                    _ => {}
+                }
+            }
+            // A string break, then a comment that cuts off the rest of the query.
+            if tokens.get(1).is_some_and(|t| t.kind == Kind::Comment) {
+                hits.push(Hit {
+                    rule: "sqli.string_break_comment",
+                    score: 5,
+                });
+            }
+        }
+        Context::Bare => {
+            // A number extended by a condition: `1 OR 1=1`, `-1 AND SLEEP(5)`, `1) OR (1=1`.
+            let mut body = sig.iter().skip_while(|t| t.kind == Kind::Arith);
+            let number = body.next().is_some_and(|t| t.kind == Kind::Num);
+            let rest: Vec<&Token<'_>> = body
+                .skip_while(|t| t.kind == Kind::Close)
+                .copied()
+                .collect();
+            if number
+                && rest.len() >= 2
+                && rest[0].kind == Kind::Logic
+                && condition_follows(&rest[1..])
+            {
+                hits.push(Hit {
+                    rule: "sqli.number_condition",
+                    score: 5,
+                });
+            }
+            // A number and a comment that cuts off the rest of the query.
+            if kinds.len() == 1
+                && kinds[0] == Kind::Num
+                && tokens.len() >= 2
+                && tokens[1].kind == Kind::Comment
+            {
+                hits.push(Hit {
+                    rule: "sqli.number_comment",
+                    score: 4,
+                });
+            }
+        }
+    }
+    hits
+}
+
+/// The SQL rules `value` matches in any of the three contexts, each rule once with its
+/// highest score.
+pub fn inspect(value: &str) -> Vec<Hit> {
+    let mut best: Vec<Hit> = Vec::new();
+    for context in [Context::Bare, Context::SingleQuoted, Context::DoubleQuoted] {
+        if context == Context::SingleQuoted && !value.contains('\'') {
+            continue;
+        }
+        if context == Context::DoubleQuoted && !value.contains('"') {
+            continue;
+        }
+        let tokens = lex(value, context);
+        for hit in rules(&tokens, context) {
+            match best.iter_mut().find(|h| h.rule == hit.rule) {
+                Some(h) => h.score = h.score.max(hit.score),
+                None => best.push(hit),
+            }
+        }
+    }
+    best
+}
+
+/// The total score of `value`'s SQL hits.
+pub fn score(value: &str) -> u32 {
+    inspect(value).iter().map(|h| h.score).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(input: &str, context: Context) -> Vec<Kind> {
+        lex(input, context).iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn the_lexer_reads_sql_as_a_database_would() {
+        use Kind::*;
+        assert_eq!(
+            kinds("1 UNION/**/ALL SELECT @@version,2--", Context::Bare),
+            [
+                Num, Union, Comment, Keyword, Select, Var, Comma, Num, Comment
+            ]
+        );
+        assert_eq!(
+            kinds("admin' OR 'a'='a", Context::SingleQuoted),
+            [Str, Logic, Str, Compare, Str]
+        );
+        assert_eq!(
+            kinds("x'/*!50000UNION*/ SELECT", Context::SingleQuoted),
+            [Str, Union, Select],
+            "MySQL executable comments are code"
+        );
+        assert_eq!(kinds("sleep (5)", Context::Bare), [Func, Open, Num, Close]);
+        assert_eq!(kinds("N'abc' 0x1F 1.5e3", Context::Bare), [Str, Num, Num]);
+        assert_eq!(kinds("'it''s'", Context::Bare), [Str], "doubled quote");
+        assert_eq!(
+            kinds("a<=>b||c", Context::Bare),
+            [Word, Compare, Word, Logic, Word]
+        );
+    }
+
+    #[test]
+    fn injections_of_every_shape_score_high() {
+        for attack in [
+            "' OR '1'='1",
+            "admin'--",
+            "admin' #",
+            "1' or 1=1 -- -",
+            "\" or \"\"=\"",
+            "1 OR 1=1",
+            "-1 or 2>1",
+            "1 AND SLEEP(5)",
+            "1; DROP TABLE users",
+            "x'; exec xp_cmdshell('dir')--",
+            "' UNION SELECT username, password FROM users--",
+            "1 union all select null,null,@@version",
+            "0 UnIoN/**/SeLeCt 1,2,3",
+            "1'/*!50000union*/ select 1,2",
+            "x' AND extractvalue(1,concat(0x7e,version()))--",
+            "1) or (1=1",
+            "1') or ('1'='1",
+            "'; WAITFOR DELAY '0:0:5'--",
+            "' or true--",
+            "' || '1'='1",
+        ] {
+            assert!(score(attack) >= 5, "{attack:?}: {:?}", inspect(attack));
+        }
+    }
+
+    #[test]
+    fn ordinary_text_scores_low() {
+        for text in [
+            "O'Reilly",
+            "rock'n'roll",
+            "it's a nice day, isn't it?",
+            "Tom's and Jerry's",
+            "select the best option from the menu",
+            "1+1=2",
+            "5' 10\"",
+            "john.doe@example.com",
+            "order by price desc",
+            "union station",
+            "I'd like 2 or 3",
+            "C:\\Program Files\\App",
+            "{\"name\": \"value\", \"n\": 1}",
+            "2024-01-01T10:00:00Z",
+            "-- not a comment here, just dashes",
+            "don't or won't",
+            "100% sure; really",
+        ] {
+            assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn time_is_linear_in_the_input() {
+        // Worst shapes for a scanner: endless quotes, comment openers, escapes.
+        for unit in ["'", "/*", "\\'", "-- \n", "/*!", "''", "(", "@@"] {
+            let short = unit.repeat(1_000);
+            let long = unit.repeat(100_000);
+            // Tokens are capped; lexing a hundred times more input must not blow up. The
+            // check is by token count and completion, not wall-clock.
+            assert!(lex(&long, Context::Bare).len() <= MAX_TOKENS);
+            assert!(lex(&long, Context::SingleQuoted).len() <= MAX_TOKENS);
+            let _ = (inspect(&short), inspect(&long));
+        }
+    }
+}
