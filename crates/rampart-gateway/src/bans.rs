@@ -10,7 +10,8 @@
 //!
 //! Every gateway reads the shared bans every [`FOLLOW_EVERY`], so a ban made on one
 //! gateway applies on all of them, and a lift everywhere, within a second. A ban made here
-//! applies here at once, before it is written.
+//! applies here at once, before it is written; if the write fails (Redis down), it holds
+//! here until it ends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,9 +25,6 @@ use crate::redis_backend::RedisBackend;
 
 /// How often the shared bans are read.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
-/// A ban made here is kept even if a read of the shared bans does not show it yet (the
-/// write may still be on its way), until one does or for this long.
-const SETTLE: Duration = Duration::from_secs(2);
 
 /// KEYS: the set, the details. ARGV: subject, reason, until (ms), offences, since (ms),
 /// forget-before (ms). Returns {until, offences, since}.
@@ -227,7 +225,6 @@ pub struct BanBook {
 struct Recent {
     subject: String,
     until_ms: i64,
-    made: Instant,
     /// When the write landed; a read begun after it shows the ban unless it was lifted.
     written: Option<Instant>,
 }
@@ -262,12 +259,12 @@ impl BanBook {
     /// Enforces a ban here at once and writes it to the shared place.
     pub fn publish(self: &Arc<Self>, ban: BanRecord) {
         {
+            let now = now_ms();
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            recent.retain(|r| r.made.elapsed() < SETTLE);
+            recent.retain(|r| r.until_ms > now);
             recent.push(Recent {
                 subject: ban.subject.clone(),
                 until_ms: ban.until_ms,
-                made: Instant::now(),
                 written: None,
             });
         }
@@ -292,7 +289,7 @@ impl BanBook {
                     }
                     Err(e) => tracing::warn!(
                         error = %e,
-                        "a ban could not be shared; it applies on this gateway only"
+                        "a ban could not be shared; it holds on this gateway only, until it ends"
                     ),
                 }
             });
@@ -330,11 +327,12 @@ impl BanBook {
         let mut next: HashMap<String, i64> =
             bans.into_iter().map(|b| (b.subject, b.until_ms)).collect();
         // A ban made here counts on its own until a read begun after its write landed
-        // (that read shows it, or it was lifted meanwhile), or at most SETTLE.
+        // (that read shows it, or it was lifted meanwhile). One whose write failed holds
+        // here until it ends.
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         recent.retain(|r| {
             let settled = r.written.is_some_and(|at| at <= read_from);
-            let keep = !settled && r.made.elapsed() < SETTLE;
+            let keep = !settled && r.until_ms > now;
             if keep {
                 let until = next.entry(r.subject.clone()).or_insert(0);
                 *until = (*until).max(r.until_ms);
