@@ -1,5 +1,6 @@
-//! Fuzzes the detector's decoders: no input may panic, no decoder may grow its input, and
-//! the variants of a value stay bounded in number and size.
+//! Fuzzes the detector's decoders, and the XSS scanner on what they produce: no input may
+//! panic, no decoder may grow its input, and the variants of a value stay bounded in
+//! number and size.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,4 +25,8 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(forms.len() <= MAX_VARIANTS);
     assert!(forms.iter().all(|f| f.len() <= raw.len()), "a variant grew {raw:?}");
+    // The detectors run on every form, as the gateway will run them.
+    for form in &forms {
+        let _ = rampart_detect::xss::inspect(form, 2);
+    }
 });
