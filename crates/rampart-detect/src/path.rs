@@ -1,0 +1,176 @@
+//! Path traversal and file inclusion: climbing out of a directory, naming the files
+//! attackers read first, stream wrappers that turn a file name into code or a network
+//! fetch, and NUL bytes that cut a name short. It runs on decoded forms (see
+//! [`crate::decode`]), so `%2e%2e%2f` and `..%5c` arrive here as `../` and `..\`.
+
+use crate::sql::Hit;
+
+/// Files whose names alone are a strong sign, compared lower-case with `/` separators.
+const SENSITIVE: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/group",
+    "etc/hosts",
+    "etc/issue",
+    "etc/sudoers",
+    "proc/self/",
+    "proc/version",
+    "windows/win.ini",
+    "win.ini",
+    "boot.ini",
+    "windows/system32",
+    "inetpub/wwwroot",
+    "web.config",
+    ".htaccess",
+    ".htpasswd",
+    ".ssh/id_rsa",
+    ".ssh/authorized_keys",
+    ".bash_history",
+    ".git/config",
+    ".env",
+    "wp-config.php",
+    "var/log/",
+];
+
+const WRAPPERS: &[&str] = &[
+    "php://",
+    "file://",
+    "zip://",
+    "phar://",
+    "expect://",
+    "glob://",
+    "data://",
+    "jar:",
+    "netdoc:",
+    "gopher://",
+    "dict://",
+    "compress.zlib://",
+    "ogg://",
+    "rar://",
+    "ssh2.",
+];
+
+/// The path rules `value` matches, each once with its score.
+pub fn inspect(value: &str) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut hit = |rule: &'static str, score: u32| {
+        if !hits.iter().any(|h| h.rule == rule) {
+            hits.push(Hit { rule, score });
+        }
+    };
+    // One spelling: lower case, `/` for `\`, `;` path parameters (`..;/`) dropped.
+    let norm: String = value
+        .chars()
+        .filter(|c| *c != ';')
+        .map(|c| match c {
+            '\\' => '/',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let climbs = count_climbs(&norm);
+    if climbs >= 2 {
+        hit("path.traversal", 5);
+    } else if climbs == 1 {
+        hit("path.traversal", 3);
+    }
+    if SENSITIVE.iter().any(|f| contains_file(&norm, f)) {
+        hit("path.sensitive_file", 4);
+    }
+    if WRAPPERS.iter().any(|w| norm.contains(w)) {
+        hit("path.stream_wrapper", 4);
+    }
+    if value.contains('\0') {
+        hit("path.nul_byte", 3);
+    }
+    hits
+}
+
+/// `..` segments: `..` between separators, or at either end next to one.
+fn count_climbs(norm: &str) -> usize {
+    norm.split('/')
+        .enumerate()
+        .filter(|(_, segment)| {
+            let trimmed = segment.trim_end_matches(['.', ' ']);
+            segment.starts_with("..") && trimmed.is_empty()
+        })
+        .filter(|(i, _)| *i > 0 || norm.len() > 2)
+        .count()
+}
+
+/// `file` as a path (after a separator or at the start), not inside a longer word.
+fn contains_file(norm: &str, file: &str) -> bool {
+    let bytes = norm.as_bytes();
+    let mut from = 0;
+    while let Some(p) = norm[from..].find(file) {
+        let at = from + p;
+        from = at + 1;
+        let starts = at == 0 || matches!(bytes[at - 1], b'/' | b'=' | b':' | b'"' | b'\'' | b' ');
+        let end = at + file.len();
+        let ends = file.ends_with('/')
+            || end == bytes.len()
+            || matches!(
+                bytes[end],
+                b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | b' ' | 0
+            );
+        if starts && ends {
+            return true;
+        }
+    }
+    false
+}
+
+pub fn score(value: &str) -> u32 {
+    inspect(value).iter().map(|h| h.score).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn climbing_out_and_reading_secrets_scores_high() {
+        for attack in [
+            "../../etc/passwd",
+            "..\\..\\windows\\win.ini",
+            "....//....//etc/passwd",
+            "/var/www/../../../etc/shadow",
+            "..;/..;/admin",
+            "/etc/passwd",
+            "php://filter/convert.base64-encode/resource=index.php",
+            "file:///etc/passwd",
+            "../../../../boot.ini\0.png",
+            "C:\\Windows\\win.ini",
+            "../.git/config",
+        ] {
+            assert!(
+                score(attack) >= 5 || (score(attack) >= 4 && !attack.contains("..")),
+                "{attack:?}: {:?}",
+                inspect(attack)
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_text_scores_low() {
+        for text in [
+            "Wait... what?",
+            "v1.2..1.3",
+            "see ../README for details",
+            "my.env.file",
+            "passwords are stored hashed",
+            "/api/v1/orders/42",
+            "etc. and so on",
+            "https://example.com/docs/page",
+            "profile.php",
+        ] {
+            assert!(score(text) < 4, "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn time_is_linear_in_the_input() {
+        for unit in ["../", "..\\", "etc/", ".env", ";"] {
+            let _ = inspect(&unit.repeat(100_000));
+        }
+    }
+}
