@@ -1,6 +1,6 @@
-//! Fuzzes the detector's decoders, and the XSS, command and path scanners on what they
-//! produce: no input may panic, no decoder may grow its input, and the variants of a value
-//! stay bounded in number and size.
+//! Fuzzes the detector's decoders, and the XSS, command, path and SSRF scanners on what
+//! they produce: no input may panic, no decoder may grow its input, and the variants of a
+//! value stay bounded in number and size.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -30,5 +30,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = rampart_detect::xss::inspect(form, 2);
         let _ = rampart_detect::cmd::inspect(form);
         let _ = rampart_detect::path::inspect(form);
+        let _ = rampart_detect::ssrf::inspect(form);
     }
 });

@@ -3,7 +3,8 @@
 //! Today: [`decode`], the decodings an upstream might apply to a value before it reaches
 //! code that may be vulnerable; [`sql`], SQL injection by tokenizing; [`xss`], markup and
 //! script a browser would run; [`cmd`], shell command injection; [`path`], traversal and
-//! file inclusion. Every decoder is bounded: its output is never longer than
+//! file inclusion; [`ssrf`], URLs aimed at the machine itself, its metadata service or the
+//! private network. Every decoder is bounded: its output is never longer than
 //! its input, and [`decode::variants`] applies them a fixed number of times, so that the
 //! detector's time stays linear in the size of what it inspects.
 #![forbid(unsafe_code)]
@@ -12,4 +13,5 @@ pub mod cmd;
 pub mod decode;
 pub mod path;
 pub mod sql;
+pub mod ssrf;
 pub mod xss;
