@@ -153,11 +153,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     let mut hits: Vec<Hit> = Vec::new();
-    let mut hit = |rule: &'static str, score: u32| {
-        if !hits.iter().any(|h| h.rule == rule) {
-            hits.push(Hit { rule, score });
-        }
-    };
+    let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     for i in 0..bytes.len() {
         let Some(after) = is_separator_start(bytes, i) else {
             continue;

@@ -39,10 +39,7 @@ pub fn inspect(value: &str, how: Decodings, level: u8) -> Vec<Hit> {
             markers::xxe(&form),
         ];
         for hit in found.into_iter().flatten() {
-            match hits.iter_mut().find(|h| h.rule == hit.rule) {
-                Some(h) => h.score = h.score.max(hit.score),
-                None => hits.push(hit),
-            }
+            sql::add(&mut hits, hit);
         }
     }
     hits.sort_by(|a, b| b.score.cmp(&a.score).then(a.rule.cmp(b.rule)));

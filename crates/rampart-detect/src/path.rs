@@ -53,11 +53,7 @@ const WRAPPERS: &[&str] = &[
 /// The path rules `value` matches, each once with its score.
 pub fn inspect(value: &str) -> Vec<Hit> {
     let mut hits: Vec<Hit> = Vec::new();
-    let mut hit = |rule: &'static str, score: u32| {
-        if !hits.iter().any(|h| h.rule == rule) {
-            hits.push(Hit { rule, score });
-        }
-    };
+    let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     // One spelling: lower case, `/` for `\`, `;` path parameters (`..;/`) dropped.
     let norm: String = value
         .chars()

@@ -402,6 +402,14 @@ pub struct Hit {
     pub score: u32,
 }
 
+/// Adds `hit` to `hits`: each rule once, with its highest score.
+pub fn add(hits: &mut Vec<Hit>, hit: Hit) {
+    match hits.iter_mut().find(|h| h.rule == hit.rule) {
+        Some(h) => h.score = h.score.max(hit.score),
+        None => hits.push(hit),
+    }
+}
+
 fn significant<'a>(tokens: &'a [Token<'a>]) -> impl Iterator<Item = &'a Token<'a>> {
     tokens.iter().filter(|t| t.kind != Kind::Comment)
 }
@@ -592,10 +600,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         }
         let tokens = lex(value, context);
         for hit in rules(&tokens, context) {
-            match best.iter_mut().find(|h| h.rule == hit.rule) {
-                Some(h) => h.score = h.score.max(hit.score),
-                None => best.push(hit),
-            }
+            add(&mut best, hit);
         }
     }
     best

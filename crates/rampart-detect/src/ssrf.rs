@@ -29,11 +29,7 @@ const SCHEMES: &[&str] = &["gopher", "dict", "ldap", "tftp", "jar", "netdoc", "s
 pub fn inspect(value: &str) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
     let mut hits: Vec<Hit> = Vec::new();
-    let mut hit = |rule: &'static str, score: u32| {
-        if !hits.iter().any(|h| h.rule == rule) {
-            hits.push(Hit { rule, score });
-        }
-    };
+    let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     let mut from = 0;
     while let Some(p) = lower[from..].find("//") {
         let at = from + p;

@@ -120,11 +120,7 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     let mut hits: Vec<Hit> = Vec::new();
-    let mut hit = |rule: &'static str, score: u32| {
-        if !hits.iter().any(|h| h.rule == rule) {
-            hits.push(Hit { rule, score });
-        }
-    };
+    let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
 
     // Tags: `<name` (or `</name`) with a name, and what their attributes hold.
     let mut i = 0;

@@ -361,16 +361,21 @@ pub async fn backend_for(config: &rampart_config::Config) -> Result<Option<BanBa
         backend.connect_now().await?;
         return Ok(Some(BanBackend::Redis(backend)));
     }
+    store_backend(config)
+}
+
+/// The store's `bans` table, with a `[store]` path.
+fn store_backend(config: &rampart_config::Config) -> Result<Option<BanBackend>, String> {
     if config
         .store
         .as_ref()
         .and_then(|s| s.path.as_ref())
-        .is_some()
+        .is_none()
     {
-        let store = crate::auth::open_store(config)?;
-        return Ok(Some(BanBackend::Store(Arc::new(store))));
+        return Ok(None);
     }
-    Ok(None)
+    let store = crate::auth::open_store(config)?;
+    Ok(Some(BanBackend::Store(Arc::new(store))))
 }
 
 /// The book a gateway shares its bans through: Redis with a Redis backend, the store with
@@ -384,16 +389,5 @@ pub fn book_for(
             shared,
         ))))));
     }
-    if config
-        .store
-        .as_ref()
-        .and_then(|s| s.path.as_ref())
-        .is_some()
-    {
-        let store = crate::auth::open_store(config)?;
-        return Ok(Some(Arc::new(BanBook::new(BanBackend::Store(Arc::new(
-            store,
-        ))))));
-    }
-    Ok(None)
+    Ok(store_backend(config)?.map(|backend| Arc::new(BanBook::new(backend))))
 }
