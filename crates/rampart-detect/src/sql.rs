@@ -466,10 +466,13 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                 .iter()
                 .find(|t| !(t.kind == Kind::Open || (t.kind == Kind::Keyword)));
             if next.is_some_and(|t| t.kind == Kind::Select) {
-                hits.push(Hit {
-                    rule: "sqli.union_select",
-                    score: 5,
-                });
+                add(
+                    &mut hits,
+                    Hit {
+                        rule: "sqli.union_select",
+                        score: 5,
+                    },
+                );
                 break;
             }
         }
@@ -479,10 +482,13 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
         .windows(2)
         .any(|w| w[0] == Kind::Semi && matches!(w[1], Kind::Select | Kind::Statement))
     {
-        hits.push(Hit {
-            rule: "sqli.stacked_query",
-            score: 5,
-        });
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.stacked_query",
+                score: 5,
+            },
+        );
     }
     // A call of a function blind or error-based injection relies on.
     if sig.iter().any(|t| {
@@ -491,20 +497,26 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(t.text))
     }) {
-        hits.push(Hit {
-            rule: "sqli.probe_function",
-            score: 3,
-        });
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.probe_function",
+                score: 3,
+            },
+        );
     }
     if kinds
         .windows(2)
         .any(|w| w == [Kind::Statement, Kind::Keyword])
         && sig.iter().any(|t| t.text.eq_ignore_ascii_case("WAITFOR"))
     {
-        hits.push(Hit {
-            rule: "sqli.probe_function",
-            score: 3,
-        });
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.probe_function",
+                score: 3,
+            },
+        );
     }
 
     match context {
@@ -523,34 +535,49 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                 match after[0].kind {
                     Kind::Logic => {
                         let score = if condition_follows(&after[1..]) { 5 } else { 3 };
-                        hits.push(Hit {
-                            rule: "sqli.string_break_condition",
-                            score,
-                        });
+                        add(
+                            &mut hits,
+                            Hit {
+                                rule: "sqli.string_break_condition",
+                                score,
+                            },
+                        );
                     }
                     Kind::Compare if after.get(1).is_some_and(|t| is_operand(t)) => {
-                        hits.push(Hit {
-                            rule: "sqli.string_break_condition",
-                            score: 5,
-                        });
+                        add(
+                            &mut hits,
+                            Hit {
+                                rule: "sqli.string_break_condition",
+                                score: 5,
+                            },
+                        );
                     }
-                    Kind::Arith | Kind::Compare => hits.push(Hit {
-                        rule: "sqli.string_break_operator",
-                        score: 2,
-                    }),
-                    Kind::Semi | Kind::Union | Kind::Keyword => hits.push(Hit {
-                        rule: "sqli.string_break_operator",
-                        score: 2,
-                    }),
+                    Kind::Arith | Kind::Compare => add(
+                        &mut hits,
+                        Hit {
+                            rule: "sqli.string_break_operator",
+                            score: 2,
+                        },
+                    ),
+                    Kind::Semi | Kind::Union | Kind::Keyword => add(
+                        &mut hits,
+                        Hit {
+                            rule: "sqli.string_break_operator",
+                            score: 2,
+                        },
+                    ),
                     _ => {}
                 }
             }
             // A string break, then a comment that cuts off the rest of the query.
             if tokens.get(1).is_some_and(|t| t.kind == Kind::Comment) {
-                hits.push(Hit {
-                    rule: "sqli.string_break_comment",
-                    score: 5,
-                });
+                add(
+                    &mut hits,
+                    Hit {
+                        rule: "sqli.string_break_comment",
+                        score: 5,
+                    },
+                );
             }
         }
         Context::Bare => {
@@ -566,10 +593,13 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                 && rest[0].kind == Kind::Logic
                 && condition_follows(&rest[1..])
             {
-                hits.push(Hit {
-                    rule: "sqli.number_condition",
-                    score: 5,
-                });
+                add(
+                    &mut hits,
+                    Hit {
+                        rule: "sqli.number_condition",
+                        score: 5,
+                    },
+                );
             }
             // A number and a comment that cuts off the rest of the query.
             if kinds.len() == 1
@@ -577,10 +607,13 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                 && tokens.len() >= 2
                 && tokens[1].kind == Kind::Comment
             {
-                hits.push(Hit {
-                    rule: "sqli.number_comment",
-                    score: 4,
-                });
+                add(
+                    &mut hits,
+                    Hit {
+                        rule: "sqli.number_comment",
+                        score: 4,
+                    },
+                );
             }
         }
     }
