@@ -30,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "abuse",
     "introspection",
     "ratelimit",
+    "injection",
     "upstreams",
     "routes",
 ];
@@ -258,6 +259,10 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .remove("ratelimit")
         .and_then(|v| ctx.section("ratelimit", v))
         .unwrap_or_default();
+    let injection: crate::injection::RawInjection = table
+        .remove("injection")
+        .and_then(|v| ctx.section("injection", v))
+        .unwrap_or_default();
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -266,7 +271,8 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let log = compile_log(&mut ctx, log, base);
     let upstreams = compile_upstreams(&mut ctx, upstreams, base);
     let ratelimit = crate::ratelimit::compile_section(&mut ctx, ratelimit, base);
-    let routes = compile_routes(&mut ctx, routes, &upstreams, &ratelimit);
+    let injection = crate::injection::compile_section(&mut ctx, injection);
+    let routes = compile_routes(&mut ctx, routes, &upstreams, &ratelimit, &injection);
     let store = store.map(|s| compile_store(&mut ctx, s, base));
     let auth = compile_auth_section(&mut ctx, auth, &log);
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
@@ -799,6 +805,7 @@ fn compile_routes(
     raw: Vec<Option<raw::Route>>,
     upstreams: &[Option<Upstream>],
     ratelimit: &RateLimiting,
+    injection: &crate::injection::Injection,
 ) -> Vec<Route> {
     let mut names = HashSet::new();
     let mut routes = Vec::new();
@@ -944,6 +951,8 @@ fn compile_routes(
                 ),
             );
         }
+        let injection =
+            crate::injection::compile_route(ctx, &key("injection"), route.injection, injection);
         routes.push(Route {
             name: route.name,
             path: route.path,
@@ -957,6 +966,7 @@ fn compile_routes(
             pass_upstream_errors: route.pass_upstream_errors.unwrap_or(false),
             cors,
             limits,
+            injection,
         });
     }
     for (i, up) in upstreams.iter().enumerate() {

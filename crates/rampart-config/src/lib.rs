@@ -13,6 +13,7 @@
 
 mod compile;
 mod duration;
+mod injection;
 mod ratelimit;
 mod raw;
 
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 pub use compile::{is_fetchable_url, is_name, is_scope};
 pub use duration::parse_duration;
+pub use injection::{Exclusion, Injection, InjectionMode, Policy};
 pub use ipnet::IpNet;
 pub use ratelimit::{
     Backend, FailMode, Limit, LimitKey, LimitKind, QuotaPeriod, RateLimiting, Redis,
@@ -214,6 +216,8 @@ pub struct Route {
     pub cors: Option<Cors>,
     /// The route's own limits (the global ones in [`RateLimiting::limits`] apply too).
     pub limits: Vec<Limit>,
+    /// How requests on this route are inspected for attacks.
+    pub injection: Injection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -98,6 +98,8 @@ pub(crate) struct Route {
     pub(crate) cors: Option<Cors>,
     /// One limit table or an array of them (see `crate::ratelimit`).
     pub(crate) rate_limit: Option<toml::Value>,
+    /// A mode string or a table (see `crate::injection`).
+    pub(crate) injection: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -192,7 +192,13 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
             let starts = before.is_empty()
                 || before.ends_with(['=', '"', '\'', '(', '`'])
                 || before.ends_with("url");
-            hit("xss.script_url", if starts { 5 } else { 3 });
+            // What follows must read as code, not prose ("JavaScript: the basics"): a
+            // call, an assignment, a comment, a string or an escape within a short reach.
+            let after: String = squeezed[p + scheme.len()..].chars().take(64).collect();
+            let code = after.contains(['(', '`', '=', '[', '/', '\'', '"', '%', '\\', ';', '{']);
+            if code {
+                hit("xss.script_url", if starts { 5 } else { 3 });
+            }
         }
     }
     if squeezed.contains("data:text/html") || squeezed.contains("data:image/svg+xml") {
@@ -331,6 +337,8 @@ mod tests {
             "x<y>z",
             "The script was good; the acting, not so much",
             "javascript is a language",
+            "JavaScript: Basics of JavaScript Language",
+            "Learn vbscript: loops and arrays",
             "mailto:someone@example.com",
             "email me at a@b.c, on monday",
             "<b>bold</b> and <i>italic</i>",

@@ -29,22 +29,54 @@ pub enum BodyError {
 }
 
 pub struct RequestBody {
-    inner: Incoming,
+    inner: Source,
     remaining: u64,
     timeout: Duration,
     deadline: Option<Pin<Box<Sleep>>>,
     failed: bool,
 }
 
+/// Where a request body comes from: the client, as it streams, or bytes the gateway has
+/// read already (to inspect them).
+enum Source {
+    Client(Incoming),
+    Buffered(Option<Bytes>),
+}
+
 impl RequestBody {
     pub fn new(inner: Incoming, max_bytes: u64, timeout: Duration) -> Self {
         RequestBody {
-            inner,
+            inner: Source::Client(inner),
             remaining: max_bytes,
             timeout,
             deadline: None,
             failed: false,
         }
+    }
+
+    /// A body read already, sent as it is.
+    pub fn buffered(bytes: Bytes) -> Self {
+        RequestBody {
+            remaining: bytes.len() as u64,
+            inner: Source::Buffered(Some(bytes)),
+            timeout: Duration::MAX,
+            deadline: None,
+            failed: false,
+        }
+    }
+
+    /// The length of a body read already.
+    pub fn buffered_len(&self) -> Option<u64> {
+        match &self.inner {
+            Source::Buffered(bytes) => Some(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Source::Client(_) => None,
+        }
+    }
+
+    /// Reads the whole body within the limits.
+    pub async fn read_all(self) -> Result<Bytes, BodyError> {
+        use http_body_util::BodyExt;
+        Ok(self.collect().await?.to_bytes())
     }
 }
 
@@ -60,6 +92,12 @@ impl Body for RequestBody {
         if this.failed {
             return Poll::Ready(None);
         }
+        let inner = match &mut this.inner {
+            Source::Buffered(bytes) => {
+                return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b))));
+            }
+            Source::Client(inner) => inner,
+        };
         // The clock starts when the upstream first asks for the body, not at accept, so that
         // the time spent connecting upstream does not count against the client.
         let timeout = this.timeout;
@@ -70,7 +108,7 @@ impl Body for RequestBody {
             this.failed = true;
             return Poll::Ready(Some(Err(BodyError::Timeout)));
         }
-        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+        let frame = match ready!(Pin::new(inner).poll_frame(cx)) {
             None => return Poll::Ready(None),
             Some(Err(e)) => {
                 this.failed = true;
@@ -90,11 +128,19 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Source::Client(inner) => inner.is_end_stream(),
+            Source::Buffered(bytes) => bytes.is_none(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Source::Client(inner) => inner.size_hint(),
+            Source::Buffered(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod bans;
 pub mod body;
 pub mod cors;
 pub mod headers;
+pub mod inspect;
 pub mod introspection;
 pub mod jwt;
 pub mod metrics;

@@ -153,6 +153,16 @@ pub fn ratelimit_fallback(mode: &'static str) {
     counter!("rampart_ratelimit_fallback_total", "fail_mode" => mode).increment(1);
 }
 
+/// A request the injection detector found an attack in: per route and decision
+/// (`blocked`, `logged`), and per rule that matched (rule ids are a fixed set).
+pub fn injection(route: &str, decision: &'static str, rules: &[&'static str]) {
+    counter!("rampart_injection_total", "route" => route.to_owned(), "decision" => decision)
+        .increment(1);
+    for rule in rules {
+        counter!("rampart_injection_rule_hits_total", "rule" => *rule).increment(1);
+    }
+}
+
 /// A ban, by reason (`auth_failures`, `rate_limited`).
 pub fn ban_reason(reason: &'static str) {
     counter!("rampart_bans_total", "reason" => reason).increment(1);

@@ -17,8 +17,9 @@
 //!    limits (see [`crate::ratelimit`]).
 //! 6. **body limits**: a declared Content-Length over the limit is refused before the
 //!    upstream is contacted; a streamed body is cut off at the limit by `RequestBody`.
-//!    (Validation and injection detection slot in between authorization and forwarding
-//!    as their issues land, in the order of SPEC.md.)
+//!    Then injection detection (see [`crate::inspect`]): the head, then, on routes that
+//!    read bodies, the whole body, which is forwarded as it was inspected. (OpenAPI
+//!    validation will slot in before it, in the order of SPEC.md.)
 //! 7. **proxy**: hop-by-hop headers and the credential removed, forwarding headers and the
 //!    caller's identity (`X-Rampart-Consumer`) set, request sent.
 //! 8. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
@@ -32,13 +33,13 @@ use std::time::{Instant, SystemTime};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use rampart_config::{Config, Diagnostic, Limits};
+use rampart_config::{Config, Diagnostic, InjectionMode, Limits};
 use rampart_http::normalize::normalize_path;
 
 use crate::abuse::{Abuse, Subjects};
 use crate::access_log::{AccessLogger, Completion, Decision, Record};
 use crate::auth::{ApiKeys, Mode, RouteAuth};
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{BodyError, RequestBody, ResponseBody};
 use crate::cors::{CorsDecision, CorsPolicy};
 use crate::headers::{self, SecurityHeaders, X_REQUEST_ID};
 use crate::jwt::JwtIssuers;
@@ -486,14 +487,60 @@ impl Pipeline {
             return Err(Rejection::PayloadTooLarge);
         }
 
+        // Stage 6b: injection detection. The head first, so that an attack in it is refused
+        // before the body is read; then, where the route reads bodies, the body, which the
+        // upstream then gets exactly as inspected.
+        let mut buffered = None;
+        if route.injection.mode != InjectionMode::Off {
+            let mut report = crate::inspect::head(
+                &route.injection,
+                &path,
+                request.uri().query(),
+                request.headers(),
+                &self.api_key_header,
+            );
+            let head_attack = !crate::inspect::attacks(&route.injection, &report).is_empty();
+            if head_attack && route.injection.mode == InjectionMode::Block {
+                self.judge(route, &report, request_id, record)?;
+            }
+            if crate::inspect::reads_body(&route.injection, request.headers())
+                && let Some(incoming) = body.take_if(|b| !http_body::Body::is_end_stream(b))
+            {
+                let bytes = RequestBody::new(
+                    incoming,
+                    self.limits.max_body_bytes,
+                    self.limits.body_read_timeout,
+                )
+                .read_all()
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge => Rejection::PayloadTooLarge,
+                    BodyError::Timeout => Rejection::BodyTimeout,
+                    BodyError::Read(_) => Rejection::BadRequest("http.body_aborted"),
+                })?;
+                crate::inspect::body(&route.injection, request.headers(), &bytes, &mut report);
+                buffered = Some(bytes);
+            }
+            self.judge(route, &report, request_id, record)?;
+        }
+
         // Stage 7: proxy. The credential stays here: the upstream learns who called, never
         // the key they called with.
         let (mut parts, ()) = request.into_parts();
         if parts.version == http::Version::HTTP_2 {
             h2_to_http1_headers(&mut parts)?;
         }
-        let Some(body) = body.take() else {
-            return Err(Rejection::BadRequest("http.body_missing"));
+        let body = match buffered {
+            Some(bytes) => RequestBody::buffered(bytes),
+            None => match body.take() {
+                Some(incoming) => RequestBody::new(
+                    incoming,
+                    self.limits.max_body_bytes,
+                    self.limits.body_read_timeout,
+                ),
+                // Read for inspection: it was empty.
+                None => RequestBody::buffered(bytes::Bytes::new()),
+            },
         };
         let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
@@ -523,11 +570,14 @@ impl Pipeline {
         {
             parts.headers.insert(X_RAMPART_CONSUMER, name);
         }
-        let body = RequestBody::new(
-            body,
-            self.limits.max_body_bytes,
-            self.limits.body_read_timeout,
-        );
+        if let Some(len) = body.buffered_len() {
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            if len > 0 || parts.headers.contains_key(header::CONTENT_LENGTH) {
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+        }
         let upstream_request = Request::from_parts(parts, body);
 
         let sent = Instant::now();
@@ -575,6 +625,52 @@ impl Pipeline {
             Response::from_parts(parts, ResponseBody::upstream(body)),
             cors_origin,
         ))
+    }
+
+    /// What the detector found, acted on: nothing if it is not an attack; otherwise an
+    /// audit event (rule ids, locations, a redacted excerpt, never whole values), and a
+    /// generic 403 unless the route only logs.
+    fn judge(
+        &self,
+        route: &Route,
+        report: &rampart_detect::Report,
+        request_id: &RequestId,
+        record: &Record,
+    ) -> Result<(), Rejection> {
+        let attacks = crate::inspect::attacks(&route.injection, report);
+        let Some(worst) = attacks.first() else {
+            return Ok(());
+        };
+        let blocked = route.injection.mode == InjectionMode::Block;
+        let decision = if blocked { "blocked" } else { "logged" };
+        let mut rules: Vec<&'static str> = Vec::new();
+        for hit in attacks.iter().flat_map(|f| &f.hits) {
+            if !rules.contains(&hit.rule) {
+                rules.push(hit.rule);
+            }
+        }
+        let locations: Vec<&str> = attacks.iter().map(|f| f.location.as_str()).collect();
+        tracing::warn!(
+            target: "rampart::audit",
+            event = "injection",
+            decision,
+            request_id = request_id.as_str(),
+            route = &*route.name,
+            client_ip = %record.client_ip,
+            consumer = record.consumer.as_deref(),
+            score = worst.score,
+            rules = %rules.join(","),
+            locations = %locations.join(","),
+            location = %worst.location,
+            excerpt = %worst.excerpt,
+            "injection detected"
+        );
+        crate::metrics::injection(&route.name, decision, &rules);
+        if blocked {
+            Err(Rejection::Forbidden("injection.blocked"))
+        } else {
+            Ok(())
+        }
     }
 
     /// A request a limit refused: an audit event, an offence towards a ban, the 429.

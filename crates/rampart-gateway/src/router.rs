@@ -24,6 +24,8 @@ pub struct Route {
     pub cors: Option<CorsPolicy>,
     pub auth: RouteAuth,
     pub limits: crate::ratelimit::RouteLimits,
+    /// How requests are inspected for attacks (see [`crate::inspect`]).
+    pub injection: rampart_config::Injection,
 }
 
 #[derive(Debug)]
@@ -72,6 +74,7 @@ impl Router {
                 cors: route.cors.as_ref().map(CorsPolicy::new),
                 auth,
                 limits,
+                injection: route.injection.clone(),
             });
             let group = match templates.iter().position(|t| *t == route.path) {
                 Some(g) => g,

@@ -6,6 +6,7 @@
 
 mod bans;
 mod demo;
+mod explain;
 mod init;
 mod keys;
 mod run;
@@ -67,6 +68,9 @@ enum Command {
         #[command(subcommand)]
         command: BansCommand,
     },
+    /// What a detector rule or a reason code means and how to tune it; all of them
+    /// without CODE.
+    Explain { code: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +201,7 @@ fn main() -> ExitCode {
                 roles,
             } => keys::consumers_set_roles(&config, &name, &roles),
         },
+        Command::Explain { code } => explain::explain(code.as_deref()),
         Command::Bans { command } => match command {
             BansCommand::List { config, format } => bans::list(&config, format),
             BansCommand::Lift { subject, config } => bans::lift(&config, &subject),

@@ -1,0 +1,502 @@
+//! Every rule the detector can report: its id, its class, the level that turns it on, and
+//! what `rampart explain RULE` says about it.
+//!
+//! Ids are `class.name`. Config exclusions name a rule (`sqli.union_select`), a class
+//! (`sqli.*`) or everything (`*`); [`matches`] is the one place that reads those patterns.
+
+/// What family of attack a rule belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    Sqli,
+    Xss,
+    Cmd,
+    Path,
+    Ssrf,
+    Nosql,
+    Ssti,
+    Xxe,
+}
+
+impl Class {
+    pub const ALL: [Class; 8] = [
+        Class::Sqli,
+        Class::Xss,
+        Class::Cmd,
+        Class::Path,
+        Class::Ssrf,
+        Class::Nosql,
+        Class::Ssti,
+        Class::Xxe,
+    ];
+
+    /// The id prefix, e.g. `sqli`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Sqli => "sqli",
+            Class::Xss => "xss",
+            Class::Cmd => "cmd",
+            Class::Path => "path",
+            Class::Ssrf => "ssrf",
+            Class::Nosql => "nosql",
+            Class::Ssti => "ssti",
+            Class::Xxe => "xxe",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Class::Sqli => "SQL injection",
+            Class::Xss => "cross-site scripting",
+            Class::Cmd => "OS command injection",
+            Class::Path => "path traversal and file inclusion",
+            Class::Ssrf => "server-side request forgery",
+            Class::Nosql => "NoSQL operator injection",
+            Class::Ssti => "server-side template injection",
+            Class::Xxe => "XML external entities",
+        }
+    }
+}
+
+/// One rule, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub class: Class,
+    /// The lowest sensitivity level (1–4) at which the rule runs.
+    pub level: u8,
+    /// What it detects, in a sentence or two.
+    pub detects: &'static str,
+    /// Ordinary input that can set it off, and how to tune it.
+    pub tuning: &'static str,
+}
+
+const fn rule(
+    id: &'static str,
+    class: Class,
+    level: u8,
+    detects: &'static str,
+    tuning: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        class,
+        level,
+        detects,
+        tuning,
+    }
+}
+
+use Class::*;
+
+/// The registry, in class order.
+pub const RULES: &[Rule] = &[
+    rule(
+        "sqli.string_break_condition",
+        Sqli,
+        1,
+        "A value that closes a SQL string literal and goes on with a boolean condition \
+         (' OR 1=1, \" or \"a\"=\"a, ') OR ('x'='x), the classic authentication bypass and \
+         blind-injection probe. The value is tokenized as SQL in three contexts (as is, \
+         inside single quotes, inside double quotes).",
+        "Free text that quotes and reasons (\"it's 'this' or 'that'\") stays under the \
+         threshold on its own; a field that really holds SQL (a query console) should have \
+         the rule or the class excluded for that field.",
+    ),
+    rule(
+        "sqli.string_break_operator",
+        Sqli,
+        1,
+        "A value that closes a SQL string literal and continues with an operator, a \
+         statement separator or a keyword ('||(SELECT..., '; DROP..., ' AND SLEEP(5)).",
+        "Text with an apostrophe followed by arithmetic or a SQL keyword in prose can reach \
+         it; exclude it for fields that are documented to hold code.",
+    ),
+    rule(
+        "sqli.string_break_comment",
+        Sqli,
+        1,
+        "A value that closes a SQL string literal and comments out the rest of the query \
+         (admin'--, x'#, ' /*), so that the original query's remaining conditions vanish.",
+        "Rarely seen in ordinary input: an apostrophe followed by -- or #. Exclude for \
+         fields that hold markdown or code snippets.",
+    ),
+    rule(
+        "sqli.union_select",
+        Sqli,
+        1,
+        "UNION [ALL] SELECT, including MySQL version comments (/*!UNION*/) and comment \
+         blanks, the way data is read out of other tables.",
+        "Only SQL text says UNION SELECT; a field that holds SQL needs an exclusion.",
+    ),
+    rule(
+        "sqli.stacked_query",
+        Sqli,
+        1,
+        "A statement separator followed by a second statement (; DROP TABLE, ; EXEC, \
+         ; SHUTDOWN), which runs on drivers that allow several statements.",
+        "Semicolon-separated prose rarely starts a SQL statement; exclude it on fields \
+         holding SQL or scripts.",
+    ),
+    rule(
+        "sqli.probe_function",
+        Sqli,
+        1,
+        "Functions used to probe or exfiltrate blindly: time delays (SLEEP, BENCHMARK, \
+         PG_SLEEP, WAITFOR DELAY), error-based extractors (EXTRACTVALUE, UPDATEXML), file \
+         and system access (LOAD_FILE, INTO OUTFILE, xp_cmdshell), each called as a \
+         function in a SQL context.",
+        "The names are only scored when called as functions in a SQL token stream; text \
+         that mentions sleep(5) in prose can set it off, exclude the field if that is normal.",
+    ),
+    rule(
+        "sqli.number_condition",
+        Sqli,
+        1,
+        "A numeric value followed by a boolean condition (1 OR 1=1, 5 AND 2>1), the \
+         injection into an unquoted numeric parameter.",
+        "Search boxes that accept boolean syntax (\"1 or 2\") can score; the score alone \
+         stays under the threshold for a bare \"1 or 2\", add an exclusion if such fields \
+         accept full expressions.",
+    ),
+    rule(
+        "sqli.number_comment",
+        Sqli,
+        1,
+        "A numeric value followed by a SQL comment that truncates the query (1--, 1#, 1/*).",
+        "Identifiers like 5-- are uncommon; exclude the field if its format allows them.",
+    ),
+    rule(
+        "xss.script_tag",
+        Xss,
+        1,
+        "A <script> element, in any case and with any attributes, also after HTML, URL or \
+         JavaScript escapes are decoded.",
+        "Only markup says <script; fields that accept raw HTML (a CMS body) should be \
+         excluded and sanitized by the application instead.",
+    ),
+    rule(
+        "xss.event_handler",
+        Xss,
+        1,
+        "An on* event handler attribute (onerror=, onload=, onmouseover=...) in a tag, or \
+         injected after a broken attribute quote (\" onfocus=alert(1) autofocus=\").",
+        "Text such as \"turn on=off\" does not match: the name must be a known event \
+         handler followed by '='. Exclude for fields holding HTML.",
+    ),
+    rule(
+        "xss.script_url",
+        Xss,
+        1,
+        "javascript:, vbscript: and livescript: URLs, with the blanks, control characters \
+         and entities browsers skip taken out (java&#x09;script:).",
+        "Plain text rarely contains \"javascript:\"; a field that documents it (a help \
+         text) can be excluded.",
+    ),
+    rule(
+        "xss.data_html",
+        Xss,
+        1,
+        "data: URLs carrying HTML or SVG (data:text/html;base64,...), which run script in \
+         the page's origin in some browsers.",
+        "Image data URLs (data:image/png) do not match.",
+    ),
+    rule(
+        "xss.active_tag",
+        Xss,
+        1,
+        "Elements that load or run content: <iframe>, <object>, <embed>, <svg>, <math>, \
+         <base>, <link>, <meta http-equiv>, <form action>, <applet> and the like.",
+        "Scores below the threshold alone; together with an event handler or script URL \
+         it blocks. Exclude for fields holding HTML.",
+    ),
+    rule(
+        "xss.active_attribute",
+        Xss,
+        1,
+        "Attributes that run or load script: srcdoc, formaction, xlink:href, \
+         style=...expression, and href/src/action pointing at script URLs.",
+        "Exclude for fields holding HTML.",
+    ),
+    rule(
+        "xss.css_expression",
+        Xss,
+        1,
+        "CSS that runs script: expression(...), behavior:url(), -moz-binding.",
+        "Stylesheets sent as data (a theme editor) need an exclusion.",
+    ),
+    rule(
+        "xss.script_sink",
+        Xss,
+        2,
+        "At level 2: script without markup, as injected into a JavaScript context: \
+         alert(, prompt(, confirm(, eval(, document.cookie, document.write, window.location, \
+         String.fromCharCode, constructor chains.",
+        "Level 2 only, because code snippets and technical text mention these names. Keep \
+         level 1 on routes that carry code, or exclude the field.",
+    ),
+    rule(
+        "cmd.separator_command",
+        Cmd,
+        1,
+        "A shell separator (; | || && newline) followed by a command (cat /etc/passwd, \
+         ; id, | nc host 4444, && whoami). Words that are also English (cat, ping, id) \
+         count only when an argument-like continuation follows.",
+        "Prose with a semicolon followed by a command-like word and a path or option can \
+         score; exclude the field if it holds shell snippets.",
+    ),
+    rule(
+        "cmd.substitution",
+        Cmd,
+        1,
+        "Command substitution: $(command) or `command`, which shells run inside other \
+         arguments.",
+        "Markdown code spans in backticks can match when they start with a command name; \
+         exclude fields that hold markdown.",
+    ),
+    rule(
+        "cmd.shell_obfuscation",
+        Cmd,
+        1,
+        "${IFS} and $IFS$ blanks, used to write commands without spaces.",
+        "Never ordinary text.",
+    ),
+    rule(
+        "cmd.shell_path",
+        Cmd,
+        1,
+        "Paths of shells and raw sockets: /bin/sh, /bin/bash, /bin/zsh, cmd.exe, /dev/tcp/.",
+        "Technical documentation can mention them; exclude the field.",
+    ),
+    rule(
+        "path.traversal",
+        Path,
+        1,
+        "Directory climbs (../, ..\\, encoded, doubly encoded, overlong UTF-8 and mixed \
+         separators) after decoding. Two or more climbs block on their own, one scores \
+         below the threshold.",
+        "Relative paths in ordinary input (a file picker) can climb once; exclude the \
+         field if it legitimately carries paths, and check them in the application.",
+    ),
+    rule(
+        "path.sensitive_file",
+        Path,
+        1,
+        "Names of files attackers read: /etc/passwd, /etc/shadow, /proc/self/environ, \
+         win.ini, boot.ini, web.config, .htaccess, .env, id_rsa...",
+        "Technical support text can mention them; exclude the field.",
+    ),
+    rule(
+        "path.stream_wrapper",
+        Path,
+        1,
+        "Stream wrappers and URL schemes that include files: php://, file://, zip://, \
+         phar://, expect://, data://, jar:, gopher://.",
+        "Exclude for fields that legitimately take file:// URLs.",
+    ),
+    rule(
+        "path.nul_byte",
+        Path,
+        1,
+        "A NUL byte (raw, %00 or \\0 escaped), which truncates file names in C-based \
+         runtimes.",
+        "Binary data should not travel in text fields; send it as base64.",
+    ),
+    rule(
+        "ssrf.loopback",
+        Ssrf,
+        1,
+        "A URL whose host is the machine itself: 127.0.0.0/8, ::1, 0.0.0.0, localhost, \
+         in any notation. Checked in URL-valued parameters and bodies, not in headers \
+         such as Referer.",
+        "A field that legitimately points at local services (a webhook test tool) needs an \
+         exclusion; the upstream must still validate destinations itself.",
+    ),
+    rule(
+        "ssrf.metadata",
+        Ssrf,
+        1,
+        "Cloud metadata services: 169.254.169.254, fd00:ec2::254, metadata.google.internal, \
+         100.100.100.200, in any notation.",
+        "Never a legitimate target from outside; do not exclude.",
+    ),
+    rule(
+        "ssrf.link_local",
+        Ssrf,
+        1,
+        "Link-local addresses (169.254.0.0/16, fe80::/10) as URL hosts.",
+        "Rare outside infrastructure tools.",
+    ),
+    rule(
+        "ssrf.private_network",
+        Ssrf,
+        1,
+        "Private-network addresses (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10) as \
+         URL hosts.",
+        "Internal APIs that pass internal URLs around should exclude the field.",
+    ),
+    rule(
+        "ssrf.odd_ip_notation",
+        Ssrf,
+        1,
+        "An IP address written in a notation used to evade filters: decimal (2130706433), \
+         octal (0177.0.0.1), hexadecimal (0x7f.1), short forms (127.1), IPv4-mapped IPv6.",
+        "Scores only alongside an internal target.",
+    ),
+    rule(
+        "ssrf.dangerous_scheme",
+        Ssrf,
+        1,
+        "URL schemes that reach other protocols through an HTTP client: gopher://, \
+         dict://, ldap://, tftp://, sftp://, jar:, netdoc:.",
+        "Scores below the threshold alone.",
+    ),
+    rule(
+        "nosql.operator_key",
+        Nosql,
+        1,
+        "MongoDB-style query operators where data is expected: a JSON key such as $ne, $gt, \
+         $regex, $in, $exists, a query key such as user[$ne], or the quoted operator inside \
+         a value.",
+        "APIs that accept query documents on purpose need an exclusion for that field.",
+    ),
+    rule(
+        "nosql.code_operator",
+        Nosql,
+        1,
+        "Operators that run code on the database: $where, $function, $accumulator, \
+         $expr with JavaScript.",
+        "Never ordinary data; do not exclude.",
+    ),
+    rule(
+        "ssti.expression",
+        Ssti,
+        1,
+        "Template expressions that compute or reach the runtime: {{7*7}}, ${...}, <%= %>, \
+         #{...}, *{...}, with arithmetic, attribute chains (__class__, constructor), or \
+         calls.",
+        "Plain placeholders like {{name}} do not score; templates sent as data (an email \
+         template editor) need an exclusion.",
+    ),
+    rule(
+        "xxe.entity",
+        Xxe,
+        1,
+        "An internal entity declaration (<!ENTITY name \"...\">) in XML, used for entity \
+         expansion bombs.",
+        "XML APIs rarely need DTDs; keep it on.",
+    ),
+    rule(
+        "xxe.external_entity",
+        Xxe,
+        1,
+        "An external entity (<!ENTITY name SYSTEM \"file:///etc/passwd\">) or external \
+         parameter entity, which makes XML parsers read files or fetch URLs.",
+        "Never ordinary data; do not exclude.",
+    ),
+    rule(
+        "xxe.external_dtd",
+        Xxe,
+        1,
+        "A DOCTYPE that loads an external DTD from a URL.",
+        "Documents that reference public DTDs by URL score; exclude the field if they are \
+         expected and the parser does not fetch DTDs.",
+    ),
+    rule(
+        "xxe.xinclude",
+        Xxe,
+        1,
+        "XInclude elements (xi:include), which make XML parsers include other files.",
+        "Exclude only if the upstream processes XInclude on purpose.",
+    ),
+];
+
+/// The rule with this id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Whether an exclusion pattern (`*`, `class.*` or a rule id) covers `id`.
+pub fn matches(pattern: &str, id: &str) -> bool {
+    match pattern.strip_suffix(".*") {
+        _ if pattern == "*" => true,
+        Some(class) => id
+            .strip_prefix(class)
+            .is_some_and(|rest| rest.starts_with('.')),
+        None => pattern == id,
+    }
+}
+
+/// Whether `pattern` names anything: `*`, a class wildcard or a rule of the registry.
+pub fn is_known_pattern(pattern: &str) -> bool {
+    pattern == "*"
+        || match pattern.strip_suffix(".*") {
+            Some(class) => Class::ALL.iter().any(|c| c.as_str() == class),
+            None => find(pattern).is_some(),
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule id a scanner can report is in the registry, so that `rampart explain`
+    /// and config exclusions know it. Read from the scanners' sources, so that a new rule
+    /// without an entry fails here.
+    #[test]
+    fn every_reported_rule_is_registered() {
+        let sources = [
+            include_str!("sql.rs"),
+            include_str!("xss.rs"),
+            include_str!("cmd.rs"),
+            include_str!("path.rs"),
+            include_str!("ssrf.rs"),
+            include_str!("markers.rs"),
+        ];
+        let mut seen = 0;
+        for source in sources {
+            for (i, _) in source.match_indices('"') {
+                let rest = &source[i + 1..];
+                let Some(end) = rest.find('"') else { continue };
+                let literal = &rest[..end];
+                let Some((class, name)) = literal.split_once('.') else {
+                    continue;
+                };
+                let is_id = Class::ALL.iter().any(|c| c.as_str() == class)
+                    && !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                // "cmd.exe" is a shell's name in the shell list, not a rule.
+                if is_id && literal != "cmd.exe" && !source[..i].ends_with("assert") {
+                    assert!(find(literal).is_some(), "{literal} is not registered");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 30, "only {seen} rule ids found in the sources");
+    }
+
+    #[test]
+    fn ids_are_unique_and_prefixed_by_their_class() {
+        for (i, rule) in RULES.iter().enumerate() {
+            assert!(rule.id.starts_with(&format!("{}.", rule.class.as_str())));
+            assert!(
+                RULES[i + 1..].iter().all(|r| r.id != rule.id),
+                "{}",
+                rule.id
+            );
+            assert!((1..=4).contains(&rule.level));
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(matches("*", "sqli.union_select"));
+        assert!(matches("sqli.*", "sqli.union_select"));
+        assert!(!matches("sql.*", "sqli.union_select"));
+        assert!(matches("sqli.union_select", "sqli.union_select"));
+        assert!(!matches("sqli.union", "sqli.union_select"));
+        assert!(is_known_pattern("xss.*"));
+        assert!(is_known_pattern("xss.event_handler"));
+        assert!(!is_known_pattern("xss.evil"));
+        assert!(!is_known_pattern("sql.*"));
+    }
+}
