@@ -1,0 +1,1 @@
+"""Helpers of bench/score.py (the injection-detection scoring harness)."""
