@@ -170,6 +170,18 @@ pub fn inspect(value: &str) -> Vec<Hit> {
             hit(rule, 5);
         }
     }
+    // The whole value as a command line: `cat /etc/passwd`, `wget http://...`.
+    let start = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    if let Some((name, end)) = command_after(&lower, start)
+        && end < bytes.len()
+        && argument_follows(bytes, end)
+    {
+        if STRONG.contains(&name) {
+            hit("cmd.leading_command", 4);
+        } else if WEAK.contains(&name) {
+            hit("cmd.leading_command", 3);
+        }
+    }
     if lower.contains("${ifs}") || lower.contains("$ifs$") {
         hit("cmd.shell_obfuscation", 4);
     }

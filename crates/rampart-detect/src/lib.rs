@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmd;
+pub mod code;
 pub mod decode;
 pub mod extract;
 pub mod markers;
@@ -85,6 +86,12 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
             markers::nosql(&form),
             markers::ssti(&form),
             markers::xxe(&form),
+            code::php(&form),
+            code::java(&form),
+            code::javascript(&form),
+            code::ldap(&form),
+            code::ssi(&form),
+            code::crlf(&form),
         ];
         for hit in found.into_iter().flatten() {
             sql::add(&mut hits, hit);
@@ -107,10 +114,16 @@ pub fn inspect_at(place: Place<'_>, value: &str, key: bool, level: u8, base64: b
         document: matches!(place, Place::XmlDocument),
     };
     let mut hits = scan(value, how, level, scanners);
+    let mut extra = Vec::new();
     if key {
-        for hit in markers::nosql_key(value) {
-            sql::add(&mut hits, hit);
-        }
+        extra.extend(markers::nosql_key(value));
+        extra.extend(code::javascript_key(value));
+    }
+    if matches!(place, Place::Header(name) if name.eq_ignore_ascii_case("user-agent")) {
+        extra.extend(code::tool_user_agent(value));
+    }
+    for hit in extra {
+        sql::add(&mut hits, hit);
     }
     hits
 }

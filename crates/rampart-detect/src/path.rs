@@ -50,26 +50,68 @@ const WRAPPERS: &[&str] = &[
     "ssh2.",
 ];
 
+/// Overlong UTF-8 (percent-encoded or decoded to replacement characters) and other
+/// spellings of `.` and `/`.
+const OVERLONG: &[(&str, &str)] = &[
+    ("%c0%ae", "."),
+    ("%c0%2e", "."),
+    ("%e0%80%ae", "."),
+    ("%c0%af", "/"),
+    ("%c0%2f", "/"),
+    ("%c1%9c", "/"),
+    ("%c1%1c", "/"),
+    ("%c0%5c", "/"),
+    ("%e0%80%af", "/"),
+    ("%u002e", "."),
+    ("%u2215", "/"),
+    ("%u2216", "/"),
+];
+
 /// The path rules `value` matches, each once with its score.
 pub fn inspect(value: &str) -> Vec<Hit> {
     let mut hits: Vec<Hit> = Vec::new();
     let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     // One spelling: lower case, `/` for `\`, `;` path parameters (`..;/`) dropped.
-    let norm: String = value
+    // Overlong UTF-8 and full-width forms of `.` and `/` are read as them by lenient
+    // decoders (IIS, old Java and Tomcat).
+    let lower = value.to_ascii_lowercase();
+    let mut spelled = lower.clone();
+    for (form, plain) in OVERLONG {
+        if spelled.contains(form) {
+            spelled = spelled.replace(form, plain);
+        }
+    }
+    let norm: String = spelled
         .chars()
         .filter(|c| *c != ';')
         .map(|c| match c {
-            '\\' => '/',
-            c => c.to_ascii_lowercase(),
+            '\\' | '\u{ff0f}' | '\u{ff3c}' | '\u{2215}' | '\u{2044}' => '/',
+            '\u{ff0e}' | '\u{2024}' => '.',
+            c => c,
         })
         .collect();
     let climbs = count_climbs(&norm);
+    // `etc/./passwd` and `etc//passwd` name `etc/passwd`.
+    let flat = {
+        let segments: Vec<&str> = norm
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        let mut flat = segments.join("/");
+        if norm.starts_with('/') {
+            flat.insert(0, '/');
+        }
+        flat
+    };
     if climbs >= 2 {
         hit("path.traversal", 5);
     } else if climbs == 1 {
         hit("path.traversal", 3);
     }
-    if SENSITIVE.iter().any(|f| contains_file(&norm, f)) {
+    if SENSITIVE
+        .iter()
+        .any(|f| contains_file(&norm, f) || contains_file(&flat, f))
+    {
         hit("path.sensitive_file", 4);
     }
     if WRAPPERS.iter().any(|w| norm.contains(w)) {

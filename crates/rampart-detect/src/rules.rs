@@ -15,10 +15,17 @@ pub enum Class {
     Nosql,
     Ssti,
     Xxe,
+    Php,
+    Java,
+    Js,
+    Ldap,
+    Ssi,
+    Crlf,
+    Scanner,
 }
 
 impl Class {
-    pub const ALL: [Class; 8] = [
+    pub const ALL: [Class; 15] = [
         Class::Sqli,
         Class::Xss,
         Class::Cmd,
@@ -27,6 +34,13 @@ impl Class {
         Class::Nosql,
         Class::Ssti,
         Class::Xxe,
+        Class::Php,
+        Class::Java,
+        Class::Js,
+        Class::Ldap,
+        Class::Ssi,
+        Class::Crlf,
+        Class::Scanner,
     ];
 
     /// The id prefix, e.g. `sqli`.
@@ -40,6 +54,13 @@ impl Class {
             Class::Nosql => "nosql",
             Class::Ssti => "ssti",
             Class::Xxe => "xxe",
+            Class::Php => "php",
+            Class::Java => "java",
+            Class::Js => "js",
+            Class::Ldap => "ldap",
+            Class::Ssi => "ssi",
+            Class::Crlf => "crlf",
+            Class::Scanner => "scanner",
         }
     }
 
@@ -53,6 +74,13 @@ impl Class {
             Class::Nosql => "NoSQL operator injection",
             Class::Ssti => "server-side template injection",
             Class::Xxe => "XML external entities",
+            Class::Php => "PHP code injection",
+            Class::Java => "Java injection (JNDI, runtime, expression language, deserialization)",
+            Class::Js => "JavaScript runtime injection and prototype pollution",
+            Class::Ldap => "LDAP filter injection",
+            Class::Ssi => "server-side includes",
+            Class::Crlf => "CR/LF injection into headers and mail sessions",
+            Class::Scanner => "attack tools and vulnerability scanners",
         }
     }
 }
@@ -164,6 +192,50 @@ pub const RULES: &[Rule] = &[
         1,
         "A numeric value followed by a SQL comment that truncates the query (1--, 1#, 1/*).",
         "Identifiers like 5-- are uncommon; exclude the field if its format allows them.",
+    ),
+    rule(
+        "sqli.constant_condition",
+        Sqli,
+        1,
+        "A logic operator followed by a comparison of constants (AND 8=3, OR 'a'='a', \
+         && COS(PI())=-1, AND ASCII(SUBSTRING(x,1,1))>64): a condition whose truth the \
+         attacker chose, whatever precedes it.",
+        "Text rarely compares two literals after \"and\"/\"or\"; a field holding formulas \
+         or SQL needs an exclusion.",
+    ),
+    rule(
+        "sqli.blind_extraction",
+        Sqli,
+        1,
+        "One character of data turned into a number to be guessed bit by bit: \
+         ASCII(SUBSTRING(...)), ORD(MID(...)), or a slice of a subquery \
+         (SUBSTRING((SELECT ...))).",
+        "Code snippets in SQL can match; exclude the field that carries them.",
+    ),
+    rule(
+        "sqli.catalog_access",
+        Sqli,
+        1,
+        "System catalogs that reveal the schema: information_schema, sysobjects, \
+         pg_catalog, sqlite_master, mysql.user, all_tables... Blocks with a query around it \
+         (SELECT, FROM, JOIN, WHERE), scores lower alone.",
+        "Database tooling that names catalogs on purpose needs an exclusion.",
+    ),
+    rule(
+        "sqli.select_from",
+        Sqli,
+        1,
+        "A SELECT with a query's structure (a call, *, a column list or a qualified name) \
+         and FROM; blocks on its own as a subquery after an opening parenthesis.",
+        "Fields that accept SQL (report builders) need an exclusion.",
+    ),
+    rule(
+        "sqli.tsql_variable",
+        Sqli,
+        1,
+        "A statement on a variable: DECLARE @s, EXEC @q, SET @x (Transact-SQL injection \
+         that builds and runs a query).",
+        "Never ordinary text.",
     ),
     rule(
         "xss.script_tag",
@@ -408,6 +480,132 @@ pub const RULES: &[Rule] = &[
         "XInclude elements (xi:include), which make XML parsers include other files.",
         "Exclude only if the upstream processes XInclude on purpose.",
     ),
+    rule(
+        "php.open_tag",
+        Php,
+        1,
+        "A PHP opening tag (<?php, <?=, <? followed by code) or a template engine's PHP tag \
+         ({php}, [php]), which PHP runs wherever the value is included or written to a file.",
+        "XML declarations (<?xml version=...) do not match.",
+    ),
+    rule(
+        "php.function_call",
+        Php,
+        1,
+        "A PHP function that runs commands or code, touches files or decodes hidden code \
+         (system, exec, eval, assert, base64_decode, file_put_contents, include...) called \
+         with a code-like argument: a variable, a string, a backtick or another such call.",
+        "\"the system(s) we use\" does not match: the argument must read as code.",
+    ),
+    rule(
+        "php.request_array",
+        Php,
+        1,
+        "PHP's request arrays ($_GET, $_POST, $_REQUEST, $_COOKIE, $_SERVER, $GLOBALS), \
+         as web shells read them. Scores below the threshold alone.",
+        "PHP code shared as data (a snippet site) needs an exclusion.",
+    ),
+    rule(
+        "php.serialized_object",
+        Php,
+        1,
+        "A serialized PHP object (O:8:\"ClassName\":...), the input of object injection \
+         through unserialize().",
+        "APIs never need to accept serialized PHP objects from clients.",
+    ),
+    rule(
+        "java.jndi_lookup",
+        Java,
+        1,
+        "A JNDI lookup (${jndi:ldap://...}), also spelled through nested lookups \
+         (${${lower:j}ndi:...}, ${::-j}): the Log4Shell attack.",
+        "Never ordinary data; do not exclude.",
+    ),
+    rule(
+        "java.runtime_access",
+        Java,
+        1,
+        "Java runtime, reflection and gadget classes in expressions: java.lang.Runtime, \
+         getRuntime(), ProcessBuilder, #_memberAccess (OGNL), T(java...) (SpEL), \
+         XMLDecoder, InvokerTransformer, class.module.classLoader.",
+        "Java code shared as data needs an exclusion.",
+    ),
+    rule(
+        "java.serialized_object",
+        Java,
+        1,
+        "A serialized Java object (stream magic AC ED 00 05, in hex or base64 rO0AB), the \
+         input of deserialization gadget chains.",
+        "APIs never need to accept serialized Java objects from clients.",
+    ),
+    rule(
+        "js.prototype_pollution",
+        Js,
+        1,
+        "__proto__ as a key or in a value, and constructor[prototype] keys: changing every \
+         object's prototype in JavaScript back ends.",
+        "Never ordinary data.",
+    ),
+    rule(
+        "js.runtime_access",
+        Js,
+        1,
+        "Node.js internals reached from injected code: child_process, process.mainModule, \
+         process.binding(, .constructor.constructor( sandbox escapes.",
+        "JavaScript code shared as data needs an exclusion.",
+    ),
+    rule(
+        "ldap.filter_injection",
+        Ldap,
+        1,
+        "LDAP filter syntax injected into a value: a parenthesis broken to add a term \
+         (*)(uid=*, admin)(|(a=b)), nested filter operators ((&(, (|(, (!(), and \
+         extensible matches by OID (attr:2.5.13.18:=).",
+        "Text with \")(\" followed by name=value is rare; exclude fields holding LDAP \
+         filters on purpose.",
+    ),
+    rule(
+        "ssi.directive",
+        Ssi,
+        1,
+        "Server-side include directives (<!--#exec cmd=...-->, <!--#include ...-->), run by \
+         servers that parse SSI in stored or reflected content.",
+        "Plain HTML comments do not match.",
+    ),
+    rule(
+        "crlf.header_injection",
+        Crlf,
+        1,
+        "A line break followed by a header an attacker wants to set (Set-Cookie, Location, \
+         Content-Length, Bcc, Cc...): response splitting and mail header injection.",
+        "Multi-line text matches only when a line starts with one of those header names and \
+         a colon.",
+    ),
+    rule(
+        "crlf.mail_command",
+        Crlf,
+        1,
+        "A line break followed by an SMTP, POP or IMAP command (RCPT TO:, QUIT, DATA on its \
+         own line, a tagged A1 FETCH): commands smuggled into a mail session.",
+        "Commands count only alone on their line or with their protocol's syntax.",
+    ),
+    rule(
+        "scanner.user_agent",
+        Scanner,
+        1,
+        "The User-Agent of an attack tool or vulnerability scanner (sqlmap, nikto, nuclei, \
+         OpenVAS, ffuf, wpscan...). Read in the User-Agent header only.",
+        "Exclude it (location header.user-agent) on routes your own scanners test.",
+    ),
+    rule(
+        "cmd.leading_command",
+        Cmd,
+        1,
+        "A value that starts with a command and an argument (cat /etc/passwd, wget \
+         http://..., ls -la), as passed whole to a shell. Scores below the threshold alone; \
+         with a sensitive file or another hit it blocks.",
+        "Technical text that starts with a command can score; it never blocks alone.",
+    ),
 ];
 
 /// The rule with this id.
@@ -451,6 +649,7 @@ mod tests {
             include_str!("path.rs"),
             include_str!("ssrf.rs"),
             include_str!("markers.rs"),
+            include_str!("code.rs"),
         ];
         let mut seen = 0;
         for source in sources {

