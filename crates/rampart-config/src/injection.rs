@@ -35,6 +35,8 @@ pub enum InjectionMode {
 pub struct Injection {
     pub mode: InjectionMode,
     pub policy: Policy,
+    /// `base64` was set explicitly; otherwise it follows the level (on from level 2).
+    base64_set: bool,
 }
 
 impl Default for Injection {
@@ -42,6 +44,7 @@ impl Default for Injection {
         Injection {
             mode: InjectionMode::Block,
             policy: Policy::default(),
+            base64_set: false,
         }
     }
 }
@@ -136,8 +139,14 @@ fn apply(ctx: &mut Ctx, key: &str, raw: RawInjection, defaults: &Injection) -> I
             ),
         }
     }
-    if let Some(base64) = raw.base64 {
-        out.policy.base64 = base64;
+    match raw.base64 {
+        Some(base64) => {
+            out.policy.base64 = base64;
+            out.base64_set = true;
+        }
+        // Level 2 and up also read what base64-looking values decode to.
+        None if !out.base64_set => out.policy.base64 = out.policy.level >= 2,
+        None => {}
     }
     for (i, e) in raw.exclusions.unwrap_or_default().into_iter().enumerate() {
         let at = format!("{key}.exclusions[{i}]");
@@ -238,6 +247,16 @@ mod tests {
         let c = config("[injection]\nmode = \"off\"", "").expect("valid");
         assert_eq!(c.routes[0].injection.mode, InjectionMode::Off);
         assert!(c.warnings.iter().any(|w| w.to_string().contains("off")));
+    }
+
+    #[test]
+    fn base64_decoding_follows_the_level_unless_set() {
+        let c = config("", "injection = { level = 2 }").expect("valid");
+        assert!(c.routes[0].injection.policy.base64);
+        let c = config("[injection]\nbase64 = false", "injection = { level = 3 }").expect("valid");
+        assert!(!c.routes[0].injection.policy.base64);
+        let c = config("", "injection = { base64 = true }").expect("valid");
+        assert!(c.routes[0].injection.policy.base64);
     }
 
     #[test]

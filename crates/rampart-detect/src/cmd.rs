@@ -71,7 +71,57 @@ const WEAK: &[&str] = &[
     "cat", "ls", "dir", "echo", "sleep", "ping", "rm", "cp", "mv", "type", "env", "ps", "kill",
     "touch", "find", "head", "tail", "more", "less", "whoami", "printenv", "pwd", "set", "timeout",
     "dig", "host", "which", "where", "uptime", "hostname", "ver", "del", "copy", "move", "start",
-    "call", "exit", "eval", "exec", "export", "wait",
+    "call", "exit", "eval", "exec", "export", "wait", "sc", "arp", "route", "sed", "sort", "tee",
+    "uniq", "cut", "file", "stat", "last", "test",
+];
+
+/// More commands that are seldom anything else: reconnaissance, transfer, shells and
+/// Windows administration tools.
+const STRONG_MORE: &[&str] = &[
+    "getent",
+    "lsof",
+    "nproc",
+    "awk",
+    "gawk",
+    "xargs",
+    "base64",
+    "xxd",
+    "nmap",
+    "socat",
+    "scp",
+    "ssh",
+    "sftp",
+    "tftp",
+    "rsync",
+    "gcc",
+    "cc",
+    "traceroute",
+    "tracert",
+    "wscript",
+    "cscript",
+    "mshta",
+    "schtasks",
+    "icacls",
+    "takeown",
+    "vssadmin",
+    "wevtutil",
+    "findstr",
+    "taskkill",
+    "nltest",
+    "dsquery",
+    "net1",
+    "whoami.exe",
+    "fsutil",
+    "diskpart",
+    "bcdedit",
+    "pkill",
+    "killall",
+    "chattr",
+    "setfacl",
+    "iptables",
+    "insmod",
+    "modprobe",
+    "dmesg",
 ];
 
 fn is_separator_start(bytes: &[u8], i: usize) -> Option<usize> {
@@ -161,7 +211,8 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         let Some((name, end)) = command_after(&lower, after) else {
             continue;
         };
-        if STRONG.contains(&name) || (WEAK.contains(&name) && argument_follows(bytes, end)) {
+        let strong = STRONG.contains(&name) || STRONG_MORE.contains(&name);
+        if strong || (WEAK.contains(&name) && argument_follows(bytes, end)) {
             let rule = if matches!(bytes[i], b'`' | b'$') {
                 "cmd.substitution"
             } else {
@@ -176,7 +227,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         && end < bytes.len()
         && argument_follows(bytes, end)
     {
-        if STRONG.contains(&name) {
+        if STRONG.contains(&name) || STRONG_MORE.contains(&name) {
             hit("cmd.leading_command", 4);
         } else if WEAK.contains(&name) {
             hit("cmd.leading_command", 3);

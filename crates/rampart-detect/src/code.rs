@@ -331,6 +331,22 @@ pub fn java(value: &str) -> Vec<Hit> {
     if JAVA_MARKERS.iter().any(|m| lower.contains(m)) {
         push(&mut hits, "java.runtime_access", 5);
     }
+    // Type tags that make YAML loaders build arbitrary objects.
+    if [
+        "!!python/",
+        "!!ruby/",
+        "!!java.",
+        "!!javax.",
+        "!!com.sun",
+        "!!org.",
+        "tag:yaml.org,2002:python",
+        "tag:yaml.org,2002:ruby",
+    ]
+    .iter()
+    .any(|t| lower.contains(t))
+    {
+        push(&mut hits, "java.deserialization_tag", 5);
+    }
     // Serialized Java objects: the stream magic in hex or base64.
     if lower.contains("aced0005") || value.contains("rO0AB") {
         push(&mut hits, "java.serialized_object", 5);

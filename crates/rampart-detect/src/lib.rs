@@ -84,6 +84,7 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
                 Vec::new()
             },
             markers::nosql(&form),
+            markers::nosql_code(&form),
             markers::ssti(&form),
             markers::xxe(&form),
             code::php(&form),

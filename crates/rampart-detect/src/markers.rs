@@ -71,7 +71,16 @@ pub fn nosql(value: &str) -> Vec<Hit> {
         let word = &lower[at..at + 1 + len];
         let before = lower[..at].bytes().next_back();
         let bracketed = before == Some(b'[') && lower.as_bytes().get(at + 1 + len) == Some(&b']');
-        let quoted = before == Some(b'"') && lower.as_bytes().get(at + 1 + len) == Some(&b'"');
+        let quoted = matches!(before, Some(b'"' | b'\''))
+            && lower.as_bytes().get(at + 1 + len) == before.as_ref();
+        // `{ $where: ...}` or `, $or: [...]`: a key in JavaScript object syntax.
+        let object_key = lower[..at]
+            .trim_end()
+            .bytes()
+            .next_back()
+            .is_none_or(|b| matches!(b, b'{' | b',' | b'\'' | b'"'))
+            && lower[at + 1 + len..].trim_start().starts_with(':');
+        let quoted = quoted || object_key;
         if NOSQL_CODE.contains(&word) && (bracketed || quoted) {
             hits.push(Hit {
                 rule: "nosql.code_operator",
@@ -86,6 +95,109 @@ pub fn nosql(value: &str) -> Vec<Hit> {
             });
             break;
         }
+    }
+    hits
+}
+
+/// MongoDB shell methods on a collection (`db.users.find(`, `db.x.insert(`).
+const MONGO_METHODS: &[&str] = &[
+    "find",
+    "findone",
+    "insert",
+    "insertone",
+    "insertmany",
+    "update",
+    "updateone",
+    "updatemany",
+    "remove",
+    "deleteone",
+    "deletemany",
+    "drop",
+    "aggregate",
+    "mapreduce",
+    "count",
+    "distinct",
+    "save",
+    "renamecollection",
+    "getcollection",
+    "dropdatabase",
+];
+
+/// JavaScript statements in a value: the shape of code injected into `$where` or a
+/// server-side `eval`.
+const JS_STATEMENTS: &[&str] = &[
+    "function(",
+    "function (",
+    "while(",
+    "do{",
+    "do {",
+    "new date(",
+    "this.",
+    "=>",
+    "sleep(",
+    "return this",
+    "return true",
+    "return 1",
+    "tojson(",
+    "printjson(",
+];
+
+/// `var name =`, `let name =`, `const name =`: a declaration with its assignment.
+fn declares(lower: &str) -> bool {
+    ["var ", "let ", "const "].iter().any(|kw| {
+        lower.match_indices(kw).any(|(at, _)| {
+            let boundary = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+            let rest = &lower[at + kw.len()..];
+            let name = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$'))
+                .count();
+            boundary && name > 0 && {
+                let after = rest[name..].trim_start();
+                after.starts_with('=') && !after.starts_with("==")
+            }
+        })
+    })
+}
+
+/// MongoDB shell calls and server-side JavaScript: `db.users.drop()`,
+/// `;var d = new Date(); do{...}while(...)`.
+pub fn nosql_code(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let mut hits = Vec::new();
+    let mut from = 0;
+    while let Some(p) = lower[from..].find("db.") {
+        let at = from + p;
+        from = at + 3;
+        if at > 0 && lower.as_bytes()[at - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &lower[at + 3..];
+        let coll = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        let method_part = rest[coll..].strip_prefix('.').unwrap_or("");
+        let method: String = method_part
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        let call = method_part[method.len()..].trim_start().starts_with('(');
+        if coll > 0 && call && MONGO_METHODS.contains(&method.as_str()) {
+            hits.push(Hit {
+                rule: "nosql.shell_command",
+                score: 5,
+            });
+            break;
+        }
+    }
+    let statements = JS_STATEMENTS.iter().filter(|s| lower.contains(**s)).count()
+        + usize::from(declares(&lower));
+    if statements >= 2 && lower.contains([';', '{']) {
+        hits.push(Hit {
+            rule: "nosql.javascript",
+            score: 5,
+        });
     }
     hits
 }
@@ -163,6 +275,26 @@ pub fn ssti(value: &str) -> Vec<Hit> {
     if lower.contains("<#assign") || lower.contains("#set(") || lower.contains("<#include") {
         best = best.max(4);
     }
+    // Template engines' ways to the runtime: FreeMarker's `?new()` and Execute, Velocity's
+    // class tools, Jinja's imports.
+    if [
+        "?new(",
+        "freemarker.template.utility",
+        "$class.inspect",
+        "$class.type",
+        ".getclass().forname",
+        "{% import",
+        "{%import",
+        "__import__(",
+        "lipsum.__globals__",
+        "cycler.__init__",
+        "self._templatereference",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+    {
+        best = best.max(5);
+    }
     match best {
         0 => Vec::new(),
         score => vec![Hit {
@@ -231,8 +363,30 @@ mod tests {
             "{\"password\": {\"$gt\": \"\"}}",
             "login[$regex]=^adm",
             "{\"$where\": \"sleep(5000)\"}",
+            "true, $where: '99 == 88'",
+            "', $or: [ {}, { 'a':'a",
         ] {
             assert!(total(nosql(attack)) >= 5, "{attack:?}");
+        }
+        for attack in [
+            "db.users.drop()",
+            "x'; db.accounts.find({})",
+            ";var d = new Date(); do{c = new Date();}while(c-d<10000)",
+            "function() { return this.a == 1 }; sleep(500)",
+        ] {
+            assert!(total(nosql_code(attack)) >= 5, "{attack:?}");
+        }
+        for text in [
+            "the db.json file",
+            "let me know; we can meet",
+            "mydb.users.find(x)",
+            "for (each) day; return soon",
+        ] {
+            assert!(
+                total(nosql_code(text)) < 5,
+                "{text:?}: {:?}",
+                nosql_code(text)
+            );
         }
         for text in [
             "costs $5",

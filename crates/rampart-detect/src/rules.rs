@@ -440,6 +440,23 @@ pub const RULES: &[Rule] = &[
         "Never ordinary data; do not exclude.",
     ),
     rule(
+        "nosql.shell_command",
+        Nosql,
+        1,
+        "MongoDB shell calls on a collection (db.users.find(, db.x.drop(), \
+         db.x.insert(), injected into code the database evaluates.",
+        "Database tooling that passes shell commands needs an exclusion.",
+    ),
+    rule(
+        "nosql.javascript",
+        Nosql,
+        1,
+        "Server-side JavaScript statements in a value (var ... ; do{ } while(...), \
+         function(, return, new Date(), sleep(): code injected into $where, mapReduce or \
+         an eval.",
+        "JavaScript shared as data needs an exclusion.",
+    ),
+    rule(
         "ssti.expression",
         Ssti,
         1,
@@ -520,6 +537,14 @@ pub const RULES: &[Rule] = &[
         "A JNDI lookup (${jndi:ldap://...}), also spelled through nested lookups \
          (${${lower:j}ndi:...}, ${::-j}): the Log4Shell attack.",
         "Never ordinary data; do not exclude.",
+    ),
+    rule(
+        "java.deserialization_tag",
+        Java,
+        1,
+        "YAML and XML type tags that instantiate arbitrary classes on load: !!python/object, \
+         !!ruby/object, !!java..., !!javax..., tag:yaml.org,2002:python.",
+        "Never needed in data from clients.",
     ),
     rule(
         "java.runtime_access",

@@ -140,10 +140,11 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
         }
         let name = &lower[j..j + name_len];
         let after_name = bytes.get(j + name_len).copied();
-        // A tag name ends at whitespace, `/`, `>` or the end of the value.
+        // A tag name ends at whitespace, `/`, `>` or the end of the value (old parsers also
+        // ended it at other control characters).
         let is_tag = matches!(
             after_name,
-            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'>')
+            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'>' | b'\x0b' | b'\0')
         );
         if !is_tag {
             continue;
@@ -208,10 +209,26 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
         || lower.contains("-moz-binding")
         || lower.contains("behavior:")
     {
-        hit("xss.css_expression", 4);
+        // In markup (a tag or a style attribute) it runs; in prose it is a mention.
+        let markup = lower.contains('<') || lower.contains("style");
+        hit("xss.css_expression", if markup { 5 } else { 4 });
     }
-    if level >= 2 && SINKS.iter().any(|s| lower.contains(s)) {
-        hit("xss.script_sink", 3);
+    if level >= 2 {
+        // `alert?.(x)` and `document?.cookie` are the same calls; `document["cookie"]` the
+        // same property.
+        let plain = lower
+            .replace("?.(", "(")
+            .replace("?.", ".")
+            .replace("[\"", ".")
+            .replace("['", ".");
+        let sinks: Vec<&&str> = SINKS.iter().filter(|s| plain.contains(**s)).collect();
+        if !sinks.is_empty() {
+            // A call or a cookie read blocks at this level; a mention alone scores.
+            let called = sinks
+                .iter()
+                .any(|s| s.ends_with('(') || s.starts_with("document."));
+            hit("xss.script_sink", if called { 5 } else { 3 });
+        }
     }
     hits
 }
@@ -354,6 +371,14 @@ mod tests {
     fn sinks_count_from_level_two() {
         let value = "\";alert(String.fromCharCode(88));//";
         assert!(score(value, 2) > score(value, 1));
+        for value in [
+            "alert?.(document?.cookie)",
+            "document[\"cookie\"]",
+            "eval(atob(\"YQ==\"))",
+        ] {
+            assert!(score(value, 2) >= 5, "{value:?}: {:?}", inspect(value, 2));
+            assert!(score(value, 1) < 5, "{value:?}");
+        }
     }
 
     #[test]

@@ -59,8 +59,14 @@ pub fn head(
     let mut check = |place: Place<'_>, value: &str, key: bool| {
         policy.check(&mut report, place, value, key);
     };
+    let mut segments = 0;
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         check(Place::Path, segment, false);
+        segments += 1;
+    }
+    // An attack with a `/` in it is split over segments: the whole path is read too.
+    if segments > 1 {
+        check(Place::Path, path, false);
     }
     if let Some(query) = query {
         extract::pairs(query, false, &mut check);
