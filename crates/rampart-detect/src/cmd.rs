@@ -116,6 +116,8 @@ const STRONG_MORE: &[&str] = &[
     "bcdedit",
     "pkill",
     "killall",
+    "printf",
+    "rev",
     "chattr",
     "setfacl",
     "iptables",

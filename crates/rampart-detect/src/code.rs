@@ -503,6 +503,26 @@ pub fn crlf(value: &str) -> Vec<Hit> {
     hits
 }
 
+/// GraphQL introspection: `__schema {` or `__type(`, queried as fields.
+pub fn graphql(value: &str) -> Vec<Hit> {
+    let lower = value.to_ascii_lowercase();
+    let queried = |name: &str, next: &[char]| {
+        lower.match_indices(name).any(|(at, _)| {
+            lower[at + name.len()..]
+                .trim_start()
+                .starts_with(|c: char| next.contains(&c))
+        })
+    };
+    if queried("__schema", &['{']) || queried("__type", &['(', '{']) {
+        vec![Hit {
+            rule: "graphql.introspection",
+            score: 5,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The user agent of a known attack tool or vulnerability scanner.
 pub fn tool_user_agent(value: &str) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
@@ -599,6 +619,19 @@ mod tests {
         ] {
             assert!(score(ldap, text) < 5, "{text:?}");
         }
+    }
+
+    #[test]
+    fn graphql_introspection() {
+        assert!(score(graphql, "{\"query\": \"{__schema {queryType { name }}}\"}") >= 5);
+        assert!(
+            score(
+                graphql,
+                "query { __type(name: \"User\") { fields { name } } }"
+            ) >= 5
+        );
+        assert_eq!(score(graphql, "query { user(id: 1) { name } }"), 0);
+        assert_eq!(score(graphql, "the __schema folder"), 0);
     }
 
     #[test]

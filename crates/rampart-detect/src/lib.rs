@@ -93,6 +93,11 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
             code::ldap(&form),
             code::ssi(&form),
             code::crlf(&form),
+            if level >= 2 {
+                code::graphql(&form)
+            } else {
+                Vec::new()
+            },
         ];
         for hit in found.into_iter().flatten() {
             sql::add(&mut hits, hit);

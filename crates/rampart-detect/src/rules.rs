@@ -22,10 +22,11 @@ pub enum Class {
     Ssi,
     Crlf,
     Scanner,
+    Graphql,
 }
 
 impl Class {
-    pub const ALL: [Class; 15] = [
+    pub const ALL: [Class; 16] = [
         Class::Sqli,
         Class::Xss,
         Class::Cmd,
@@ -41,6 +42,7 @@ impl Class {
         Class::Ssi,
         Class::Crlf,
         Class::Scanner,
+        Class::Graphql,
     ];
 
     /// The id prefix, e.g. `sqli`.
@@ -61,6 +63,7 @@ impl Class {
             Class::Ssi => "ssi",
             Class::Crlf => "crlf",
             Class::Scanner => "scanner",
+            Class::Graphql => "graphql",
         }
     }
 
@@ -81,6 +84,7 @@ impl Class {
             Class::Ssi => "server-side includes",
             Class::Crlf => "CR/LF injection into headers and mail sessions",
             Class::Scanner => "attack tools and vulnerability scanners",
+            Class::Graphql => "GraphQL schema discovery",
         }
     }
 }
@@ -621,6 +625,16 @@ pub const RULES: &[Rule] = &[
         "The User-Agent of an attack tool or vulnerability scanner (sqlmap, nikto, nuclei, \
          OpenVAS, ffuf, wpscan...). Read in the User-Agent header only.",
         "Exclude it (location header.user-agent) on routes your own scanners test.",
+    ),
+    rule(
+        "graphql.introspection",
+        Graphql,
+        2,
+        "At level 2: GraphQL introspection (__schema { ... }, __type(name: ...)), the map an \
+         attacker draws of every type, field and mutation before attacking them (OWASP API \
+         security: improper inventory).",
+        "Development tools (GraphiQL) use introspection: keep level 1 on routes that serve \
+         them, or exclude the rule where the schema is public on purpose.",
     ),
     rule(
         "cmd.leading_command",
