@@ -53,12 +53,18 @@ impl Scanners {
 }
 
 /// Whether `value` is made only of bytes that no rule can build an attack from: letters,
-/// digits and `-_.@`. Most identifiers, numbers, dates and e-mail addresses are, and they
-/// are passed without decoding or scanning.
+/// digits and `-_@`, without the stream magic of a serialized Java object. Most
+/// identifiers, numbers and dates are, and they are passed without decoding or scanning.
+/// (Dots are not inert: `java.lang.Runtime` is an attack made of letters and dots.)
 fn inert(value: &str) -> bool {
     value
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@'))
+        && !value.contains("rO0AB")
+        && !value
+            .as_bytes()
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"aced0005"))
 }
 
 fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> {
@@ -73,28 +79,41 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
         return hits;
     }
     for form in decode::variants(value, how) {
+        // Prose (letters, digits, blanks, quotes and sentence punctuation, ASCII only) has
+        // none of the syntax the markup, path, URL, template, PHP, LDAP, include and line
+        // rules need: only SQL (keywords and quotes), commands, the Java and JavaScript
+        // names and, at level 2, script sinks are looked for in it.
+        let prose = form
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" .,!?-_@+'\"".contains(&b));
+        let full = |scan: fn(&str) -> Vec<Hit>| if prose { Vec::new() } else { scan(&form) };
         let found = [
             sql::inspect(&form),
-            xss::inspect(&form, level),
+            // Level 2's script sinks (`document.cookie`) are letters and dots.
+            if prose && level < 2 {
+                Vec::new()
+            } else {
+                xss::inspect(&form, level)
+            },
             cmd::inspect(&form),
-            path::inspect(&form),
+            full(path::inspect),
             if scanners.ssrf {
-                ssrf::inspect(&form)
+                full(ssrf::inspect)
             } else {
                 Vec::new()
             },
-            markers::nosql(&form),
-            markers::nosql_code(&form),
-            markers::ssti(&form),
-            markers::xxe(&form),
-            code::php(&form),
+            full(markers::nosql),
+            full(markers::nosql_code),
+            full(markers::ssti),
+            full(markers::xxe),
+            full(code::php),
             code::java(&form),
             code::javascript(&form),
-            code::ldap(&form),
-            code::ssi(&form),
-            code::crlf(&form),
+            full(code::ldap),
+            full(code::ssi),
+            full(code::crlf),
             if level >= 2 {
-                code::graphql(&form)
+                full(code::graphql)
             } else {
                 Vec::new()
             },
@@ -438,6 +457,35 @@ mod tests {
             false,
         );
         assert!(report.score() >= 5);
+    }
+
+    #[test]
+    fn prose_is_read_for_what_prose_can_carry() {
+        let prose = Scan::prose_cases();
+        for (value, rule) in prose {
+            let hits = inspect(value, Decodings::default(), 1);
+            assert!(hits.iter().any(|h| h.rule == rule), "{value:?}: {hits:?}");
+        }
+        let hits = inspect(
+            "Please deliver before Friday, thanks! It's a gift.",
+            Decodings::default(),
+            1,
+        );
+        assert!(total(&hits) < 5, "{hits:?}");
+    }
+
+    struct Scan;
+
+    impl Scan {
+        /// Attacks written only with letters, digits, blanks, quotes and punctuation.
+        fn prose_cases() -> [(&'static str, &'static str); 4] {
+            [
+                ("1 union select password from users", "sqli.union_select"),
+                ("x' or 'a'='a", "sqli.string_break_condition"),
+                ("java.lang.Runtime", "java.runtime_access"),
+                ("rO0ABXNyABdqYXZh", "java.serialized_object"),
+            ]
+        }
     }
 
     #[test]
