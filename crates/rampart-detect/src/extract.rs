@@ -5,7 +5,7 @@
 //! flagged as such) and allocates nothing per value: a [`Place`] borrows from the input and
 //! is rendered (`query.q`, `json.$.user.name`) only when something is reported.
 //! Bodies are read by their declared media type: JSON, urlencoded and multipart forms,
-//! XML, and other text as one value. Known binary types are not read.
+//! XML, and other text as one value. A body under a binary type is read by its look if it is text, skipped otherwise.
 
 use std::fmt;
 
@@ -176,20 +176,20 @@ fn is_binary(essence: &str) -> bool {
         || essence.starts_with("application/grpc")
 }
 
-/// Whether a `Content-Type` value names a binary media type, whose bodies are not read.
-pub fn is_binary_type(content_type: &str) -> bool {
-    is_binary(&essence(content_type))
-}
-
 /// Reads a body by its declared media type and visits every value in it.
 pub fn body(
     content_type: Option<&str>,
     bytes: &[u8],
     visit: &mut dyn FnMut(Place<'_>, &str, bool),
 ) -> BodyKind {
-    let essence = content_type.map(essence).unwrap_or_default();
+    let mut essence = content_type.map(essence).unwrap_or_default();
     if is_binary(&essence) {
-        return BodyKind::Binary;
+        // The type is the client's claim: a "binary" body that is text (many frameworks
+        // parse JSON whatever the type says) is read by its look.
+        if std::str::from_utf8(bytes).is_err() {
+            return BodyKind::Binary;
+        }
+        essence.clear();
     }
     let text = String::from_utf8_lossy(bytes);
     if is_json(&essence) {
@@ -326,7 +326,7 @@ pub fn multipart(bytes: &[u8], boundary: &str, visit: &mut dyn FnMut(Place<'_>, 
             visit(Place::FormFile(&name), filename, false);
         }
         let essence = part_type.as_deref().map(essence).unwrap_or_default();
-        if !is_binary(&essence) {
+        if !is_binary(&essence) || std::str::from_utf8(content).is_ok() {
             let text = String::from_utf8_lossy(content);
             if is_json(&essence)
                 && let Ok(value) = serde_json::from_slice::<serde_json::Value>(content)
@@ -522,8 +522,12 @@ mod tests {
         assert_eq!(kind, BodyKind::Json);
         collect(|v| kind = body(Some("text/plain"), b"<x>y</x>", v));
         assert_eq!(kind, BodyKind::Xml);
-        let seen = collect(|v| kind = body(Some("image/png"), b"<script>", v));
+        let seen = collect(|v| kind = body(Some("image/png"), b"\x89PNG<script>", v));
         assert_eq!((kind, seen.len()), (BodyKind::Binary, 0));
+        // A text body under a binary type is read by its look.
+        let seen = collect(|v| kind = body(Some("image/png"), b"{\"a\":\"<script>\"}", v));
+        assert_eq!(kind, BodyKind::Json);
+        assert!(seen.iter().any(|(_, v, _)| v == "<script>"));
     }
 
     #[test]

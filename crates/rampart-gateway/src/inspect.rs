@@ -89,16 +89,11 @@ pub fn head(
     report
 }
 
-/// Whether the body of a request with these headers is read before forwarding: on routes
-/// that inspect, for every media type but the binary ones.
-pub fn reads_body(injection: &Injection, headers: &HeaderMap) -> bool {
+/// Whether the body is read before forwarding: on every route that inspects, whatever its
+/// declared type (a client can claim `image/png` for JSON; binary bytes are then skipped
+/// by `extract::body`).
+pub fn reads_body(injection: &Injection) -> bool {
     injection.mode != InjectionMode::Off
-        && !extract::is_binary_type(
-            headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        )
 }
 
 /// Adds what the body holds to `report`.

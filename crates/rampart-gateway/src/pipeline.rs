@@ -503,7 +503,7 @@ impl Pipeline {
             if head_attack && route.injection.mode == InjectionMode::Block {
                 self.judge(route, &report, request_id, record)?;
             }
-            if crate::inspect::reads_body(&route.injection, request.headers())
+            if crate::inspect::reads_body(&route.injection)
                 && let Some(incoming) = body.take_if(|b| !http_body::Body::is_end_stream(b))
             {
                 let bytes = RequestBody::new(

@@ -372,7 +372,7 @@ async fn log_only_off_and_exclusions_let_requests_through_as_configured() {
 }
 
 #[tokio::test]
-async fn bodies_are_read_within_the_limits_and_binary_ones_streamed() {
+async fn bodies_are_read_within_the_limits_and_binary_bytes_skipped() {
     let rig = rig("max_body_bytes = 1024").await;
     let big = format!("{{\"a\":\"{}\"}}", "x".repeat(2000));
     let raw = format!(
@@ -399,4 +399,15 @@ async fn bodies_are_read_within_the_limits_and_binary_ones_streamed() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(&rig.upstream.last().body[..], png);
+
+    // Claiming a binary type does not hide a text body.
+    let answer = rig
+        .send(
+            "POST",
+            "/strict/avatar",
+            &[("content-type", "image/png")],
+            br#"{"name":"<img src=x onerror=alert(1)>"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 403);
 }
