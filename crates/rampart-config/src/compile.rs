@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "introspection",
     "ratelimit",
     "injection",
+    "leak_detection",
     "upstreams",
     "routes",
 ];
@@ -263,6 +264,10 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
         .remove("injection")
         .and_then(|v| ctx.section("injection", v))
         .unwrap_or_default();
+    let leaks: crate::leaks::RawLeaks = table
+        .remove("leak_detection")
+        .and_then(|v| ctx.section("leak_detection", v))
+        .unwrap_or_default();
     let upstreams: Vec<Option<raw::Upstream>> = elements(&mut ctx, &mut table, "upstreams");
     let routes: Vec<Option<raw::Route>> = elements(&mut ctx, &mut table, "routes");
 
@@ -272,7 +277,13 @@ pub(crate) fn compile(text: &str, base: &Path) -> Result<Config, Vec<Diagnostic>
     let upstreams = compile_upstreams(&mut ctx, upstreams, base);
     let ratelimit = crate::ratelimit::compile_section(&mut ctx, ratelimit, base);
     let injection = crate::injection::compile_section(&mut ctx, injection);
-    let routes = compile_routes(&mut ctx, routes, &upstreams, &ratelimit, &injection);
+    let leaks = crate::leaks::compile_section(&mut ctx, leaks);
+    let defaults = RouteDefaults {
+        ratelimit: &ratelimit,
+        injection: &injection,
+        leaks,
+    };
+    let routes = compile_routes(&mut ctx, routes, &upstreams, &defaults, base);
     let store = store.map(|s| compile_store(&mut ctx, s, base));
     let auth = compile_auth_section(&mut ctx, auth, &log);
     let consumers = compile_consumers(&mut ctx, consumers, store.is_some());
@@ -742,6 +753,10 @@ fn compile_upstreams(
                 preserve_host: up.preserve_host.unwrap_or(false),
                 ca: up.ca.map(|c| base.join(c)),
                 dangerous_skip_upstream_verify: dangerous,
+                openapi: match crate::openapi::compile(ctx, &key("openapi"), up.openapi, base) {
+                    crate::openapi::Setting::On(o) => Some(o),
+                    crate::openapi::Setting::Off | crate::openapi::Setting::Unset => None,
+                },
             };
             let (scheme, authority, base_path) = parsed?;
             if scheme == UpstreamScheme::Http && (upstream.ca.is_some() || dangerous) {
@@ -800,13 +815,21 @@ fn parse_upstream_url(url: &str) -> Result<(UpstreamScheme, String, String), Str
     Ok((scheme, format!("{host}:{port}"), path.to_owned()))
 }
 
+/// What routes inherit from the top-level sections.
+struct RouteDefaults<'a> {
+    ratelimit: &'a RateLimiting,
+    injection: &'a crate::injection::Injection,
+    leaks: crate::LeakDetection,
+}
+
 fn compile_routes(
     ctx: &mut Ctx,
     raw: Vec<Option<raw::Route>>,
     upstreams: &[Option<Upstream>],
-    ratelimit: &RateLimiting,
-    injection: &crate::injection::Injection,
+    defaults: &RouteDefaults<'_>,
+    base: &Path,
 ) -> Vec<Route> {
+    let ratelimit = defaults.ratelimit;
     let mut names = HashSet::new();
     let mut routes = Vec::new();
     let mut used = vec![false; upstreams.len()];
@@ -951,8 +974,25 @@ fn compile_routes(
                 ),
             );
         }
-        let injection =
-            crate::injection::compile_route(ctx, &key("injection"), route.injection, injection);
+        let injection = crate::injection::compile_route(
+            ctx,
+            &key("injection"),
+            route.injection,
+            defaults.injection,
+        );
+        let leak_detection = crate::leaks::compile_route(
+            ctx,
+            &key("leak_detection"),
+            route.leak_detection,
+            defaults.leaks,
+        );
+        let openapi = match crate::openapi::compile(ctx, &key("openapi"), route.openapi, base) {
+            crate::openapi::Setting::On(o) => Some(o),
+            crate::openapi::Setting::Off => None,
+            crate::openapi::Setting::Unset => upstream
+                .and_then(|u| upstreams[u].as_ref())
+                .and_then(|u| u.openapi.clone()),
+        };
         routes.push(Route {
             name: route.name,
             path: route.path,
@@ -967,6 +1007,8 @@ fn compile_routes(
             cors,
             limits,
             injection,
+            openapi,
+            leak_detection,
         });
     }
     for (i, up) in upstreams.iter().enumerate() {

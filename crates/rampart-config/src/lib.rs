@@ -14,6 +14,8 @@
 mod compile;
 mod duration;
 mod injection;
+mod leaks;
+mod openapi;
 mod ratelimit;
 mod raw;
 
@@ -26,6 +28,8 @@ pub use compile::{is_fetchable_url, is_name, is_scope};
 pub use duration::parse_duration;
 pub use injection::{Exclusion, Injection, InjectionMode, Policy};
 pub use ipnet::IpNet;
+pub use leaks::{LeakDetection, LeakMode};
+pub use openapi::{OpenApi, ResponseValidation, UnknownOperations};
 pub use ratelimit::{
     Backend, FailMode, Limit, LimitKey, LimitKind, QuotaPeriod, RateLimiting, Redis,
 };
@@ -187,6 +191,9 @@ pub struct Upstream {
     /// Extra CA certificates (PEM) trusted for this upstream, besides the system roots.
     pub ca: Option<PathBuf>,
     pub dangerous_skip_upstream_verify: bool,
+    /// The spec that requests to this upstream are validated against, unless their route
+    /// names its own (or `"off"`).
+    pub openapi: Option<OpenApi>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +225,10 @@ pub struct Route {
     pub limits: Vec<Limit>,
     /// How requests on this route are inspected for attacks.
     pub injection: Injection,
+    /// The spec requests on this route are validated against (its own or its upstream's).
+    pub openapi: Option<OpenApi>,
+    /// What is done with upstream responses that leak errors, traces or debug pages.
+    pub leak_detection: LeakDetection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

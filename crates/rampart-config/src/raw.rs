@@ -80,6 +80,8 @@ pub(crate) struct Upstream {
     pub(crate) preserve_host: Option<bool>,
     pub(crate) ca: Option<String>,
     pub(crate) dangerous_skip_upstream_verify: Option<bool>,
+    /// A spec file or a table (see `crate::openapi`).
+    pub(crate) openapi: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +102,10 @@ pub(crate) struct Route {
     pub(crate) rate_limit: Option<toml::Value>,
     /// A mode string or a table (see `crate::injection`).
     pub(crate) injection: Option<toml::Value>,
+    /// A spec file, "off", or a table (see `crate::openapi`).
+    pub(crate) openapi: Option<toml::Value>,
+    /// A mode string or a table (see `crate::leaks`).
+    pub(crate) leak_detection: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,6 +17,7 @@ pub mod cmd;
 pub mod code;
 pub mod decode;
 pub mod extract;
+pub mod leaks;
 pub mod markers;
 pub mod path;
 pub mod rules;

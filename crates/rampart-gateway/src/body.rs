@@ -147,6 +147,8 @@ impl Body for RequestBody {
 enum Kind {
     Full(Option<Bytes>),
     Upstream(Incoming),
+    /// An upstream body streamed through, each piece inspected for leaks as it passes.
+    Watched(Incoming, Box<crate::leaks::Watch>),
 }
 
 pub struct ResponseBody {
@@ -178,6 +180,17 @@ impl ResponseBody {
     pub fn upstream(body: Incoming) -> Self {
         ResponseBody {
             kind: Kind::Upstream(body),
+            sent: 0,
+            completion: None,
+            held: None,
+            keep: None,
+        }
+    }
+
+    /// An upstream body streamed through `watch` (see [`crate::leaks::Watch`]).
+    pub fn watched(body: Incoming, watch: crate::leaks::Watch) -> Self {
+        ResponseBody {
+            kind: Kind::Watched(body, Box::new(watch)),
             sent: 0,
             completion: None,
             held: None,
@@ -253,14 +266,17 @@ fn discard(mut body: Incoming) {
     });
 }
 
+/// Why a response body stopped: the upstream's body broke, or the gateway cut it (a leak).
+pub type ResponseError = Box<dyn std::error::Error + Send + Sync>;
+
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseError>>> {
         let this = &mut *self;
         let polled = match &mut this.kind {
             Kind::Full(bytes) => Poll::Ready(
@@ -269,7 +285,16 @@ impl Body for ResponseBody {
                     .filter(|b| !b.is_empty())
                     .map(|b| Ok(Frame::data(b))),
             ),
-            Kind::Upstream(body) => Pin::new(body).poll_frame(cx),
+            Kind::Upstream(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+            Kind::Watched(body, watch) => match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(match frame.into_data() {
+                    Ok(data) => watch.check(data).map(Frame::data),
+                    Err(trailers) => Ok(trailers),
+                })),
+                other => other.map(|f| f.map(|f| f.map_err(Into::into))),
+            },
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -291,6 +316,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
             Kind::Upstream(body) => body.is_end_stream(),
+            Kind::Watched(body, _) => body.is_end_stream(),
         }
     }
 
@@ -298,6 +324,9 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Upstream(body) => body.size_hint(),
+            // Scrubbing may change the length: no exact size to promise.
+            Kind::Watched(_, watch) if watch.may_change_length() => SizeHint::new(),
+            Kind::Watched(body, _) => body.size_hint(),
         }
     }
 }

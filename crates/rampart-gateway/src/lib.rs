@@ -17,6 +17,7 @@ pub mod headers;
 pub mod inspect;
 pub mod introspection;
 pub mod jwt;
+pub mod leaks;
 pub mod metrics;
 pub mod pipeline;
 pub mod pool;
@@ -29,5 +30,6 @@ pub mod router;
 pub mod server;
 pub mod stall;
 pub mod tls;
+pub mod validate;
 
 pub use server::{Gateway, StartError, prepare};

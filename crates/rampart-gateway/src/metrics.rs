@@ -163,6 +163,29 @@ pub fn injection(route: &str, decision: &'static str, rules: &[&'static str]) {
     }
 }
 
+/// A request refused by its route's OpenAPI spec, by reason code
+/// (`openapi.invalid`, `openapi.content_type`, `openapi.unknown_operation`,
+/// `route.method_not_allowed`).
+pub fn validation(route: &str, code: &'static str) {
+    counter!("rampart_openapi_rejected_total", "route" => route.to_owned(), "code" => code)
+        .increment(1);
+}
+
+/// An upstream response that does not match its operation's responses (logged only).
+pub fn response_invalid(route: &str) {
+    counter!("rampart_openapi_response_invalid_total", "route" => route.to_owned()).increment(1);
+}
+
+/// An upstream response that leaked internals: per route and decision (`blocked`,
+/// `scrubbed`, `logged`), and per class (`sql_error`, `stack_trace`, `debug_page`).
+pub fn leak(route: &str, decision: &'static str, classes: &[&'static str]) {
+    counter!("rampart_response_leaks_total", "route" => route.to_owned(), "decision" => decision)
+        .increment(1);
+    for class in classes {
+        counter!("rampart_response_leak_classes_total", "class" => *class).increment(1);
+    }
+}
+
 /// A ban, by reason (`auth_failures`, `rate_limited`).
 pub fn ban_reason(reason: &'static str) {
     counter!("rampart_bans_total", "reason" => reason).increment(1);

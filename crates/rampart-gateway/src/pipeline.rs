@@ -17,9 +17,11 @@
 //!    limits (see [`crate::ratelimit`]).
 //! 6. **body limits**: a declared Content-Length over the limit is refused before the
 //!    upstream is contacted; a streamed body is cut off at the limit by `RequestBody`.
-//!    Then injection detection (see [`crate::inspect`]): the head, then, on routes that
-//!    read bodies, the whole body, which is forwarded as it was inspected. (OpenAPI
-//!    validation will slot in before it, in the order of SPEC.md.)
+//!    Then, on routes with a spec, OpenAPI validation (see [`crate::validate`]): the
+//!    operation, its parameters, the body's presence and media type, then a JSON or form
+//!    body against its schema. Then injection detection (see [`crate::inspect`]): the head,
+//!    then, on routes that read bodies, the whole body. A body read by either stage is
+//!    read once and forwarded exactly as it was checked.
 //! 7. **proxy**: hop-by-hop headers and the credential removed, forwarding headers and the
 //!    caller's identity (`X-Rampart-Consumer`) set, request sent.
 //! 8. **response filters**: upstream 5xx bodies replaced, fingerprinting headers removed,
@@ -33,7 +35,9 @@ use std::time::{Instant, SystemTime};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use rampart_config::{Config, Diagnostic, InjectionMode, Limits};
+use rampart_config::{
+    Config, Diagnostic, InjectionMode, LeakMode, Limits, ResponseValidation, UnknownOperations,
+};
 use rampart_http::normalize::normalize_path;
 
 use crate::abuse::{Abuse, Subjects};
@@ -158,7 +162,8 @@ impl Pipeline {
                     "invalid header name",
                 )]
             })?;
-        let router = Router::build(&config, &upstreams, |route| {
+        let validations = crate::validate::build(&config)?;
+        let router = Router::build(&config, &upstreams, |i, route| {
             let auth = RouteAuth::new(
                 route,
                 api_keys.as_ref(),
@@ -167,7 +172,11 @@ impl Pipeline {
                 Some(&cert_consumers),
                 &api_key_header,
             );
-            (auth, RouteLimits::new(&limiter, &config.ratelimit, route))
+            (
+                auth,
+                RouteLimits::new(&limiter, &config.ratelimit, route),
+                validations.get(i).cloned().flatten(),
+            )
         })?;
         Ok(Pipeline {
             security: SecurityHeaders::new(&config.server),
@@ -487,10 +496,28 @@ impl Pipeline {
             return Err(Rejection::PayloadTooLarge);
         }
 
+        // Stage 6a: OpenAPI validation. The head first; the body only when a schema
+        // applies to it.
+        let mut buffered = None;
+        let mut operation = None;
+        if let Some(api) = &route.openapi {
+            operation = self
+                .validate(
+                    api,
+                    route,
+                    &path,
+                    &request,
+                    body,
+                    &mut buffered,
+                    request_id,
+                    record,
+                )
+                .await?;
+        }
+
         // Stage 6b: injection detection. The head first, so that an attack in it is refused
         // before the body is read; then, where the route reads bodies, the body, which the
         // upstream then gets exactly as inspected.
-        let mut buffered = None;
         if route.injection.mode != InjectionMode::Off {
             let mut report = crate::inspect::head(
                 &route.injection,
@@ -506,20 +533,10 @@ impl Pipeline {
             if crate::inspect::reads_body(&route.injection)
                 && let Some(incoming) = body.take_if(|b| !http_body::Body::is_end_stream(b))
             {
-                let bytes = RequestBody::new(
-                    incoming,
-                    self.limits.max_body_bytes,
-                    self.limits.body_read_timeout,
-                )
-                .read_all()
-                .await
-                .map_err(|e| match e {
-                    BodyError::TooLarge => Rejection::PayloadTooLarge,
-                    BodyError::Timeout => Rejection::BodyTimeout,
-                    BodyError::Read(_) => Rejection::BadRequest("http.body_aborted"),
-                })?;
-                crate::inspect::body(&route.injection, request.headers(), &bytes, &mut report);
-                buffered = Some(bytes);
+                buffered = Some(self.read_whole(incoming).await?);
+            }
+            if let Some(bytes) = &buffered {
+                crate::inspect::body(&route.injection, request.headers(), bytes, &mut report);
             }
             self.judge(route, &report, request_id, record)?;
         }
@@ -527,6 +544,18 @@ impl Pipeline {
         // Stage 7: proxy. The credential stays here: the upstream learns who called, never
         // the key they called with.
         let (mut parts, ()) = request.into_parts();
+        let head_request = parts.method == http::Method::HEAD;
+        let check_responses = operation.filter(|_| {
+            route
+                .openapi
+                .as_ref()
+                .is_some_and(|a| a.responses == ResponseValidation::LogOnly)
+        });
+        if route.leaks.mode != LeakMode::Off || check_responses.is_some() {
+            // Responses are inspected as sent: ask for them uncompressed, so that an
+            // `Accept-Encoding` from the client cannot hide a leak behind gzip.
+            parts.headers.remove(header::ACCEPT_ENCODING);
+        }
         if parts.version == http::Version::HTTP_2 {
             h2_to_http1_headers(&mut parts)?;
         }
@@ -619,12 +648,248 @@ impl Pipeline {
             return Ok((generic, cors_origin));
         }
         headers::clean_response(&mut parts.headers);
+        let body = if head_request {
+            ResponseBody::upstream(body)
+        } else {
+            self.filter_response(route, check_responses, &mut parts, body, request_id, record)
+                .await?
+        };
         record.decision = Decision::Allow;
         record.reason = "ok";
-        Ok((
-            Response::from_parts(parts, ResponseBody::upstream(body)),
-            cors_origin,
-        ))
+        Ok((Response::from_parts(parts, body), cors_origin))
+    }
+
+    /// Stage 8b: the upstream body, where it is text, inspected for leaks (database errors,
+    /// stack traces, debug pages) and blocked, scrubbed or logged (see [`crate::leaks`]);
+    /// and, with `responses = "log_only"`, checked against the operation's responses
+    /// (bodies read whole only). Other bodies are streamed untouched.
+    async fn filter_response(
+        &self,
+        route: &Route,
+        operation: Option<&rampart_openapi::Operation>,
+        parts: &mut http::response::Parts,
+        body: Incoming,
+        request_id: &RequestId,
+        record: &Record,
+    ) -> Result<ResponseBody, Rejection> {
+        let leaks = route.leaks;
+        if (leaks.mode == LeakMode::Off && operation.is_none())
+            || http_body::Body::is_end_stream(&body)
+            || !crate::leaks::inspectable(&parts.headers)
+        {
+            return Ok(ResponseBody::upstream(body));
+        }
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_none_or(|n| n > leaks.max_bytes) {
+            // Streamed, or long: inspected piece by piece as it passes.
+            if leaks.mode == LeakMode::Off {
+                return Ok(ResponseBody::upstream(body));
+            }
+            if leaks.mode == LeakMode::Scrub {
+                parts.headers.remove(header::CONTENT_LENGTH);
+            }
+            let watch = crate::leaks::Watch::new(
+                leaks.mode,
+                Arc::clone(&route.name),
+                request_id.as_str().to_owned(),
+            );
+            return Ok(ResponseBody::watched(body, watch));
+        }
+        let mut bytes =
+            crate::leaks::read_whole(body, leaks.max_bytes, route.upstream.request_timeout())
+                .await
+                .ok_or(Rejection::UpstreamError)?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(op) = operation {
+            let violations =
+                op.check_response(parts.status.as_u16(), content_type.as_deref(), &bytes);
+            if !violations.is_empty() {
+                tracing::warn!(
+                    target: "rampart::audit",
+                    event = "response_invalid",
+                    request_id = request_id.as_str(),
+                    route = &*route.name,
+                    operation = %op.id,
+                    status = parts.status.as_u16(),
+                    locations = %violations.iter().map(|v| v.location.as_str()).collect::<Vec<_>>().join(","),
+                    rules = %violations.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>().join(","),
+                    "upstream response does not match the route's OpenAPI spec (logged only)"
+                );
+                crate::metrics::response_invalid(&route.name);
+            }
+        }
+        if leaks.mode != LeakMode::Off
+            && let Some(found) = crate::leaks::inspect(&bytes, content_type.as_deref(), leaks.mode)
+        {
+            let decision = match leaks.mode {
+                LeakMode::Block => "blocked",
+                LeakMode::Scrub => "scrubbed",
+                _ => "logged",
+            };
+            tracing::warn!(
+                target: "rampart::audit",
+                event = "response_leak",
+                decision,
+                request_id = request_id.as_str(),
+                route = &*route.name,
+                upstream = &*route.upstream.name,
+                status = parts.status.as_u16(),
+                client_ip = %record.client_ip,
+                classes = %found.classes.join(","),
+                "upstream response leaks internals"
+            );
+            crate::metrics::leak(&route.name, decision, &found.classes);
+            match leaks.mode {
+                LeakMode::Block => return Err(Rejection::UpstreamLeak),
+                LeakMode::Scrub => {
+                    if let Some(scrubbed) = found.scrubbed {
+                        bytes = scrubbed;
+                    }
+                }
+                _ => {}
+            }
+        }
+        parts.headers.remove(header::TRANSFER_ENCODING);
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        Ok(ResponseBody::full(bytes))
+    }
+
+    /// Reads a request body whole, within the body limits.
+    async fn read_whole(&self, incoming: Incoming) -> Result<bytes::Bytes, Rejection> {
+        RequestBody::new(
+            incoming,
+            self.limits.max_body_bytes,
+            self.limits.body_read_timeout,
+        )
+        .read_all()
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => Rejection::PayloadTooLarge,
+            BodyError::Timeout => Rejection::BodyTimeout,
+            BodyError::Read(_) => Rejection::BadRequest("http.body_aborted"),
+        })
+    }
+
+    /// The OpenAPI stage: the operation must be in the spec (unless the route allows
+    /// unknown ones), its parameters and body valid. A refusal is a 400 (415 for a media
+    /// type) naming the places and rules, never the values, and an audit event.
+    #[allow(clippy::too_many_arguments)]
+    async fn validate<'r>(
+        &self,
+        api: &'r crate::validate::Validation,
+        route: &Route,
+        path: &str,
+        request: &Request<()>,
+        body: &mut Option<Incoming>,
+        buffered: &mut Option<bytes::Bytes>,
+        request_id: &RequestId,
+        record: &Record,
+    ) -> Result<Option<&'r rampart_openapi::Operation>, Rejection> {
+        use rampart_openapi::Lookup;
+        let reject_unknown = api.unknown_operations == UnknownOperations::Reject;
+        let (op, params) = match api.spec.find(request.method().as_str(), path) {
+            Lookup::Found(op, params) => (op, params),
+            Lookup::NotFound if reject_unknown => {
+                return Err(self.invalid(
+                    route,
+                    None,
+                    Rejection::UnknownOperation,
+                    request_id,
+                    record,
+                ));
+            }
+            Lookup::MethodNotAllowed(methods) if reject_unknown => {
+                let allow = HeaderValue::from_str(&methods.join(", "))
+                    .unwrap_or(HeaderValue::from_static("GET"));
+                return Err(self.invalid(
+                    route,
+                    None,
+                    Rejection::MethodNotAllowed { allow },
+                    request_id,
+                    record,
+                ));
+            }
+            Lookup::NotFound | Lookup::MethodNotAllowed(_) => return Ok(None),
+        };
+        let has_body = body
+            .as_ref()
+            .is_some_and(|b| !http_body::Body::is_end_stream(b));
+        let violations = op.check_head(&rampart_openapi::Head {
+            path_params: &params,
+            query: request.uri().query(),
+            headers: request.headers(),
+            has_body,
+        });
+        if !violations.is_empty() {
+            let rejection = Rejection::Invalid(violations.into());
+            return Err(self.invalid(route, Some(&op.id), rejection, request_id, record));
+        }
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if has_body
+            && op.reads_body(content_type)
+            && let Some(incoming) = body.take()
+        {
+            let bytes = self.read_whole(incoming).await?;
+            let violations = op.check_body(content_type, &bytes);
+            *buffered = Some(bytes);
+            if !violations.is_empty() {
+                let rejection = Rejection::Invalid(violations.into());
+                return Err(self.invalid(route, Some(&op.id), rejection, request_id, record));
+            }
+        }
+        Ok(Some(op))
+    }
+
+    /// A request the spec refuses: the audit event and the metric, then the rejection.
+    fn invalid(
+        &self,
+        route: &Route,
+        operation: Option<&str>,
+        rejection: Rejection,
+        request_id: &RequestId,
+        record: &Record,
+    ) -> Rejection {
+        let (locations, rules) = match &rejection {
+            Rejection::Invalid(v) => (
+                v.iter()
+                    .map(|v| v.location.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                v.iter()
+                    .map(|v| v.rule.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        tracing::warn!(
+            target: "rampart::audit",
+            event = "request_invalid",
+            request_id = request_id.as_str(),
+            route = &*route.name,
+            operation,
+            client_ip = %record.client_ip,
+            consumer = record.consumer.as_deref(),
+            code = rejection.code(),
+            locations = %locations,
+            rules = %rules,
+            "request refused by the route's OpenAPI spec"
+        );
+        crate::metrics::validation(&route.name, rejection.code());
+        rejection
     }
 
     /// What the detector found, acted on: nothing if it is not an attack; otherwise an

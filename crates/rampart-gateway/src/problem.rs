@@ -57,13 +57,25 @@ pub enum Rejection {
     UpstreamTimeout,
     /// The upstream answered with a 5xx that is not passed through, or broke the exchange.
     UpstreamError,
+    /// The request does not match the route's OpenAPI spec: 400, or 415 for a media type
+    /// the operation does not accept. The problem names each place and rule.
+    Invalid(std::sync::Arc<[rampart_openapi::Violation]>),
+    /// The route's spec has no operation for this path.
+    UnknownOperation,
+    /// The upstream's response leaked a database error, stack trace or debug page and the
+    /// route blocks those.
+    UpstreamLeak,
 }
 
 impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Rejection::BadRequest(_) | Rejection::BadPath(_) => StatusCode::BAD_REQUEST,
-            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::Invalid(v) if v.iter().any(|v| v.is_media_type()) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Rejection::Invalid(_) => StatusCode::BAD_REQUEST,
+            Rejection::NotFound | Rejection::UnknownOperation => StatusCode::NOT_FOUND,
             Rejection::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -76,7 +88,9 @@ impl Rejection {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Rejection::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            Rejection::UpstreamUnavailable | Rejection::UpstreamError => StatusCode::BAD_GATEWAY,
+            Rejection::UpstreamUnavailable | Rejection::UpstreamError | Rejection::UpstreamLeak => {
+                StatusCode::BAD_GATEWAY
+            }
             Rejection::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -86,6 +100,9 @@ impl Rejection {
         match self {
             Rejection::BadRequest(code) | Rejection::BadPath(code) => code,
             Rejection::NotFound => "route.not_found",
+            Rejection::Invalid(v) if v.iter().any(|v| v.is_media_type()) => "openapi.content_type",
+            Rejection::Invalid(_) => "openapi.invalid",
+            Rejection::UnknownOperation => "openapi.unknown_operation",
             Rejection::MisdirectedRequest => "http.host_not_allowed",
             Rejection::MethodNotAllowed { .. } => "route.method_not_allowed",
             Rejection::UriTooLong => "http.uri_too_long",
@@ -101,6 +118,7 @@ impl Rejection {
             Rejection::UpstreamUnavailable => "upstream.unavailable",
             Rejection::UpstreamTimeout => "upstream.timeout",
             Rejection::UpstreamError => "upstream.error",
+            Rejection::UpstreamLeak => "upstream.leak",
         }
     }
 }
@@ -117,6 +135,7 @@ fn type_and_title(status: StatusCode) -> (&'static str, &'static str) {
         410 => ("gone", "Gone"),
         413 => ("payload-too-large", "Payload Too Large"),
         414 => ("uri-too-long", "URI Too Long"),
+        415 => ("unsupported-media-type", "Unsupported Media Type"),
         421 => ("misdirected-request", "Misdirected Request"),
         429 => ("too-many-requests", "Too Many Requests"),
         431 => ("headers-too-large", "Request Header Fields Too Large"),
@@ -140,13 +159,40 @@ pub fn problem_body(status: StatusCode, request_id: &RequestId) -> Bytes {
     ))
 }
 
+/// The problem for a request its spec refuses: the generic members, and `errors`, one
+/// `{ location, rule }` per violation. Locations are names from the spec and the request's
+/// keys, never values.
+fn invalid_body(
+    status: StatusCode,
+    request_id: &RequestId,
+    violations: &[rampart_openapi::Violation],
+) -> Bytes {
+    let (kind, title) = type_and_title(status);
+    let errors: Vec<serde_json::Value> = violations
+        .iter()
+        .map(|v| serde_json::json!({ "location": v.location, "rule": v.rule }))
+        .collect();
+    let body = serde_json::json!({
+        "type": format!("urn:rampart:problem:{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "request_id": request_id.as_str(),
+        "errors": errors,
+    });
+    Bytes::from(body.to_string())
+}
+
 pub const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 
 /// Builds the response for a rejection. Security headers are added later, by the same code
 /// that adds them to upstream responses, so that no response leaves without them.
 pub fn response(rejection: &Rejection, request_id: &RequestId) -> http::Response<ResponseBody> {
     let status = rejection.status();
-    let mut response = http::Response::new(ResponseBody::full(problem_body(status, request_id)));
+    let body = match rejection {
+        Rejection::Invalid(violations) => invalid_body(status, request_id, violations),
+        _ => problem_body(status, request_id),
+    };
+    let mut response = http::Response::new(ResponseBody::full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, PROBLEM_JSON);
@@ -219,6 +265,15 @@ mod tests {
             Rejection::UpstreamUnavailable,
             Rejection::UpstreamTimeout,
             Rejection::UpstreamError,
+            Rejection::UnknownOperation,
+            Rejection::UpstreamLeak,
+            Rejection::Invalid(
+                vec![rampart_openapi::Violation {
+                    location: "query.q".into(),
+                    rule: "type".into(),
+                }]
+                .into(),
+            ),
         ];
         for r in all {
             assert!(

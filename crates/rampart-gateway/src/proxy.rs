@@ -87,6 +87,12 @@ pub enum BodyErrorKind {
 }
 
 impl Upstream {
+    /// How long the upstream has to answer (and, where the gateway reads a response body
+    /// whole, to send it).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     pub fn build(config: &rampart_config::Upstream) -> Result<Upstream, String> {
         let client = match config.scheme {
             UpstreamScheme::Http => HttpClient::Plain(Pool::new(

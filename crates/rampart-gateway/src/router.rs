@@ -26,6 +26,10 @@ pub struct Route {
     pub limits: crate::ratelimit::RouteLimits,
     /// How requests are inspected for attacks (see [`crate::inspect`]).
     pub injection: rampart_config::Injection,
+    /// The spec requests are validated against (see [`crate::validate`]).
+    pub openapi: Option<Arc<crate::validate::Validation>>,
+    /// What is done with responses that leak internals (see [`crate::leaks`]).
+    pub leaks: rampart_config::LeakDetection,
 }
 
 #[derive(Debug)]
@@ -53,7 +57,14 @@ impl Router {
     pub fn build(
         config: &Config,
         upstreams: &[Arc<Upstream>],
-        mut checks: impl FnMut(&rampart_config::Route) -> (RouteAuth, crate::ratelimit::RouteLimits),
+        mut checks: impl FnMut(
+            usize,
+            &rampart_config::Route,
+        ) -> (
+            RouteAuth,
+            crate::ratelimit::RouteLimits,
+            Option<Arc<crate::validate::Validation>>,
+        ),
     ) -> Result<Router, Vec<Diagnostic>> {
         let mut tree = matchit::Router::new();
         let mut groups: Vec<Group> = Vec::new();
@@ -65,7 +76,7 @@ impl Router {
                 .iter()
                 .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
                 .collect();
-            let (auth, limits) = checks(route);
+            let (auth, limits, openapi) = checks(i, route);
             let runtime = Arc::new(Route {
                 name: Arc::from(route.name.as_str()),
                 metrics: Arc::new(crate::metrics::RouteMetrics::new(&route.name)),
@@ -75,6 +86,8 @@ impl Router {
                 auth,
                 limits,
                 injection: route.injection.clone(),
+                openapi,
+                leaks: route.leak_detection,
             });
             let group = match templates.iter().position(|t| *t == route.path) {
                 Some(g) => g,

@@ -162,12 +162,18 @@ impl Upstream {
             headers: parts.headers.clone(),
             body: body.clone(),
         });
+        let mut content_type = "application/json";
         let (status, text) = if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c) {
             let code = code
                 .parse::<u16>()
                 .ok()
                 .and_then(|c| StatusCode::from_u16(c).ok());
             (code.unwrap_or(StatusCode::OK), LEAKED_SECRET.to_owned())
+        } else if let Some(kind) = path.rsplit_once("/leak/").map(|(_, k)| k) {
+            // A careless upstream's 200s that give its internals away.
+            let (ct, text) = leak_page(kind);
+            content_type = ct;
+            (StatusCode::OK, text)
         } else {
             if let Some(ms) = path
                 .strip_prefix("/slow/")
@@ -193,15 +199,22 @@ impl Upstream {
             .and_then(|m| m.parse::<u64>().ok());
         let body = match stream_ms {
             Some(ms) => SlowBody::new(10, Duration::from_millis(ms / 10)).boxed(),
+            // 2000 bytes in 200 chunks, without a Content-Length.
+            None if path.ends_with("/leak/stream") => {
+                SlowBody::new(200, Duration::from_millis(1)).boxed()
+            }
+            // A database error in the third of five chunks, without a Content-Length.
+            None if path.ends_with("/leak/stream-sql") => {
+                SlowBody::new(5, Duration::from_millis(5))
+                    .with_piece(2, Bytes::from(format!("\n{LEAK_SQL}\n")))
+                    .boxed()
+            }
             None => Full::new(Bytes::from(text)).boxed(),
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let h = response.headers_mut();
-        h.insert(
-            "content-type",
-            http::HeaderValue::from_static("application/json"),
-        );
+        h.insert("content-type", http::HeaderValue::from_static(content_type));
         h.insert("server", http::HeaderValue::from_static("gunicorn/19.9.0"));
         h.insert("x-powered-by", http::HeaderValue::from_static("PHP/5.6.40"));
         h.insert(
@@ -227,6 +240,35 @@ impl Upstream {
     }
 }
 
+/// The body of `/leak/KIND`: (content type, text).
+fn leak_page(kind: &str) -> (&'static str, String) {
+    match kind {
+        "sql" => (
+            "application/json",
+            serde_json::json!({
+                "orders": [],
+                "error": format!("{LEAK_SQL} near ''1'' at line 1"),
+                "request": 7,
+            })
+            .to_string(),
+        ),
+        "trace" => (
+            "text/plain",
+            format!("order lookup failed\n{LEAK_TRACE}\nrequest 7\n"),
+        ),
+        "debug" => (
+            "text/html",
+            "<html><head><title>KeyError at /orders</title></head><body><p>You're seeing this error because you have <code>DEBUG = True</code> in your Django settings file.</p><p>SECRET_KEY = 'django-insecure-abc'</p></body></html>".to_owned(),
+        ),
+        _ => ("text/plain", "nothing to see".to_owned()),
+    }
+}
+
+/// The database error `/leak/sql` embeds.
+pub const LEAK_SQL: &str = "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version";
+/// The stack trace `/leak/trace` embeds.
+pub const LEAK_TRACE: &str = "java.lang.IllegalStateException: pool exhausted\n\tat com.example.orders.OrderRepository.find(OrderRepository.java:88)\n\tat com.example.orders.OrderController.get(OrderController.java:41)";
+
 type UpstreamBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A body that arrives in pieces, one every `every`.
@@ -234,6 +276,9 @@ struct SlowBody {
     left: usize,
     every: Duration,
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Pieces other than the default, by index from the start.
+    special: Option<(usize, Bytes)>,
+    sent: usize,
 }
 
 impl SlowBody {
@@ -242,7 +287,14 @@ impl SlowBody {
             left: pieces,
             every,
             timer: Box::pin(tokio::time::sleep(every)),
+            special: None,
+            sent: 0,
         }
+    }
+
+    fn with_piece(mut self, index: usize, piece: Bytes) -> Self {
+        self.special = Some((index, piece));
+        self
     }
 }
 
@@ -263,8 +315,11 @@ impl hyper::body::Body for SlowBody {
         self.left -= 1;
         let next = tokio::time::Instant::now() + self.every;
         self.timer.as_mut().reset(next);
-        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
-            b"0123456789",
-        )))))
+        let piece = match &self.special {
+            Some((i, piece)) if *i == self.sent => piece.clone(),
+            _ => Bytes::from_static(b"0123456789"),
+        };
+        self.sent += 1;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))))
     }
 }

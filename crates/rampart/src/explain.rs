@@ -13,6 +13,26 @@ const REASONS: &[(&str, &str, &str)] = &[
         "If the request was legitimate, run `rampart explain RULE` on each rule named, then add an exclusion for that rule and location to the route: injection = { exclusions = [{ rule = \"RULE\", location = \"LOCATION\" }] }. Or raise the route's threshold, or set mode = \"log_only\" while tuning.",
     ),
     (
+        "upstream.leak",
+        "The upstream's response carried a database error, a stack trace or a framework debug page, and the route's leak_detection mode is \"block\": the client got a generic 502. The audit event (event \"response_leak\") names the classes found (sql_error, stack_trace, debug_page).",
+        "Fix the upstream so that it does not show internals (turn off debug mode, catch exceptions, return a generic error). Meanwhile leak_detection = \"scrub\" replaces only the leaking lines or JSON strings; \"log_only\" lets them through and keeps the event.",
+    ),
+    (
+        "openapi.invalid",
+        "The request does not match the route's OpenAPI spec: a parameter or body property has the wrong type, breaks a bound, pattern or enum, is missing though required, is sent twice, or (with strict = true) is not declared. The 400 problem lists each place and rule in `errors`; the audit event (event \"request_invalid\") names the operation.",
+        "Fix the client to send what the spec says, or fix the spec if it is wrong. `strict = true` refuses undeclared properties and query parameters and read-only properties in requests; set strict = false on the route's openapi table if the API accepts more than it documents.",
+    ),
+    (
+        "openapi.content_type",
+        "The request's body has a media type the operation's requestBody does not list (or no Content-Type at all); the client got a 415.",
+        "Send one of the media types the spec lists for the operation, or add the media type to the spec's requestBody.content.",
+    ),
+    (
+        "openapi.unknown_operation",
+        "The route validates against an OpenAPI spec and the spec has no path matching the request (a method the path lacks is a 405). The spec is the allowlist: operations it does not describe are refused.",
+        "Add the operation to the spec, check the base path (the path of the spec's first server URL, or the route's openapi.base_path), or set unknown_operations = \"allow\" on the route's openapi table to pass undocumented operations unchecked.",
+    ),
+    (
         "auth.credentials_missing",
         "The route requires authentication and the request carried no credential.",
         "Send an API key (X-API-Key or the configured header) or a bearer token.",
