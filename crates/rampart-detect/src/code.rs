@@ -10,6 +10,14 @@
 use crate::sql::Hit;
 
 /// PHP functions that run commands or code, read or write files, or decode hidden code.
+use crate::needles::Needles;
+
+static PHP_FUNCTION_NEEDLES: Needles = Needles::new(PHP_FUNCTIONS);
+static PHP_GLOBAL_NEEDLES: Needles = Needles::new(PHP_GLOBALS);
+static JAVA_NEEDLES: Needles = Needles::new(JAVA_MARKERS);
+static JS_NEEDLES: Needles = Needles::new(JS_MARKERS);
+static TOOL_NEEDLES: Needles = Needles::new(TOOLS);
+
 const PHP_FUNCTIONS: &[&str] = &[
     "system",
     "exec",
@@ -254,14 +262,9 @@ pub fn php(value: &str) -> Vec<Hit> {
             push(&mut hits, "php.open_tag", 4);
         }
     }
-    for name in PHP_FUNCTIONS {
-        let mut from = 0;
-        while let Some(p) = lower[from..].find(name) {
-            let at = from + p;
-            from = at + name.len();
-            if !word_at(&lower, at, name) {
-                continue;
-            }
+    PHP_FUNCTION_NEEDLES.each(&lower, |name, at| {
+        let from = at + name.len();
+        if word_at(&lower, at, name) {
             // A call whose argument reads as code: a variable, a string, another call's
             // result, a backtick, or no argument at all.
             if next_code_byte(&lower, from) == Some(b'(') {
@@ -280,8 +283,9 @@ pub fn php(value: &str) -> Vec<Hit> {
                 }
             }
         }
-    }
-    if PHP_GLOBALS.iter().any(|g| lower.contains(g)) {
+        true
+    });
+    if PHP_GLOBAL_NEEDLES.any(&lower) {
         push(&mut hits, "php.request_array", 4);
     }
     // A serialized object: `O:8:"stdClass":1:{...}`.
@@ -328,7 +332,7 @@ pub fn java(value: &str) -> Vec<Hit> {
             }
         }
     }
-    if JAVA_MARKERS.iter().any(|m| lower.contains(m)) {
+    if JAVA_NEEDLES.any(&lower) {
         push(&mut hits, "java.runtime_access", 5);
     }
     // Type tags that make YAML loaders build arbitrary objects.
@@ -361,7 +365,7 @@ pub fn javascript(value: &str) -> Vec<Hit> {
     if lower.contains("__proto__") {
         push(&mut hits, "js.prototype_pollution", 5);
     }
-    if JS_MARKERS.iter().any(|m| lower.contains(m)) {
+    if JS_NEEDLES.any(&lower) {
         push(&mut hits, "js.runtime_access", 5);
     }
     hits
@@ -526,7 +530,7 @@ pub fn graphql(value: &str) -> Vec<Hit> {
 /// The user agent of a known attack tool or vulnerability scanner.
 pub fn tool_user_agent(value: &str) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
-    if TOOLS.iter().any(|t| lower.contains(t)) {
+    if TOOL_NEEDLES.any(&lower) {
         vec![Hit {
             rule: "scanner.user_agent",
             score: 5,

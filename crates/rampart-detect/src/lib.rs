@@ -19,6 +19,7 @@ pub mod decode;
 pub mod extract;
 pub mod leaks;
 pub mod markers;
+mod needles;
 pub mod path;
 pub mod rules;
 pub mod sql;

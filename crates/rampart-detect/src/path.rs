@@ -6,6 +6,8 @@
 use crate::sql::Hit;
 
 /// Files whose names alone are a strong sign, compared lower-case with `/` separators.
+use crate::needles::Needles;
+
 const SENSITIVE: &[&str] = &[
     "etc/passwd",
     "etc/shadow",
@@ -108,13 +110,10 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     } else if climbs == 1 {
         hit("path.traversal", 3);
     }
-    if SENSITIVE
-        .iter()
-        .any(|f| contains_file(&norm, f) || contains_file(&flat, f))
-    {
+    if contains_file(&norm) || contains_file(&flat) {
         hit("path.sensitive_file", 4);
     }
-    if WRAPPERS.iter().any(|w| norm.contains(w)) {
+    if WRAPPER_NEEDLES.any(&norm) {
         hit("path.stream_wrapper", 4);
     }
     if value.contains('\0') {
@@ -135,13 +134,15 @@ fn count_climbs(norm: &str) -> usize {
         .count()
 }
 
-/// `file` as a path (after a separator or at the start), not inside a longer word.
-fn contains_file(norm: &str, file: &str) -> bool {
+static SENSITIVE_NEEDLES: Needles = Needles::new(SENSITIVE);
+static WRAPPER_NEEDLES: Needles = Needles::new(WRAPPERS);
+
+/// A sensitive file as a path (after a separator or at the start), not inside a longer
+/// word.
+fn contains_file(norm: &str) -> bool {
     let bytes = norm.as_bytes();
-    let mut from = 0;
-    while let Some(p) = norm[from..].find(file) {
-        let at = from + p;
-        from = at + 1;
+    let mut found = false;
+    SENSITIVE_NEEDLES.each(norm, |file, at| {
         let starts = at == 0 || matches!(bytes[at - 1], b'/' | b'=' | b':' | b'"' | b'\'' | b' ');
         let end = at + file.len();
         let ends = file.ends_with('/')
@@ -150,11 +151,10 @@ fn contains_file(norm: &str, file: &str) -> bool {
                 bytes[end],
                 b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | b' ' | 0
             );
-        if starts && ends {
-            return true;
-        }
-    }
-    false
+        found = starts && ends;
+        !found
+    });
+    found
 }
 
 pub fn score(value: &str) -> u32 {

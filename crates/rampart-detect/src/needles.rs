@@ -1,0 +1,86 @@
+//! Lists of literal needles searched in one pass.
+//!
+//! A scanner that asks `text.contains(needle)` for each of fifty needles walks the text
+//! fifty times and pays `str::contains`'s set-up for each needle on every call; an
+//! Aho-Corasick automaton built once finds every occurrence of every needle in one pass.
+//! The needles are fixed lists in the source: building the automaton does not fail (were
+//! it ever to, the plain loop is the fallback, and the answer is the same).
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+pub(crate) struct Needles {
+    list: &'static [&'static str],
+    automaton: OnceLock<Option<AhoCorasick>>,
+}
+
+impl Needles {
+    pub(crate) const fn new(list: &'static [&'static str]) -> Needles {
+        Needles {
+            list,
+            automaton: OnceLock::new(),
+        }
+    }
+
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        self.automaton
+            .get_or_init(|| {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(self.list)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Whether any needle occurs in `hay`.
+    pub(crate) fn any(&self, hay: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.is_match(hay),
+            None => self.list.iter().any(|n| hay.contains(n)),
+        }
+    }
+
+    /// Every occurrence of every needle, overlapping ones included: (needle, start).
+    pub(crate) fn each(&self, hay: &str, mut visit: impl FnMut(&'static str, usize) -> bool) {
+        match self.automaton() {
+            Some(ac) => {
+                for m in ac.find_overlapping_iter(hay) {
+                    if !visit(self.list[m.pattern().as_usize()], m.start()) {
+                        return;
+                    }
+                }
+            }
+            None => {
+                for needle in self.list {
+                    for (at, _) in hay.match_indices(needle) {
+                        if !visit(needle, at) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static LIST: Needles = Needles::new(&["abc", "bc", "x"]);
+
+    #[test]
+    fn finds_every_occurrence_in_one_pass() {
+        assert!(LIST.any("zzabczz"));
+        assert!(!LIST.any("ab c"));
+        let mut seen = Vec::new();
+        LIST.each("abcxbc", |n, at| {
+            seen.push((n, at));
+            true
+        });
+        seen.sort();
+        assert_eq!(seen, [("abc", 0), ("bc", 1), ("bc", 4), ("x", 3)]);
+    }
+}
