@@ -17,6 +17,8 @@ static PHP_GLOBAL_NEEDLES: Needles = Needles::new(PHP_GLOBALS);
 static JAVA_NEEDLES: Needles = Needles::new(JAVA_MARKERS);
 static JS_NEEDLES: Needles = Needles::new(JS_MARKERS);
 static TOOL_NEEDLES: Needles = Needles::new(TOOLS);
+static PROTO: Needles = Needles::new(&["__proto__"]);
+static SERIAL_MAGIC: Needles = Needles::new(&["aced0005", "ro0ab"]);
 
 const PHP_FUNCTIONS: &[&str] = &[
     "system",
@@ -308,6 +310,15 @@ pub fn php(value: &str) -> Vec<Hit> {
 /// Java: JNDI lookups (also hidden in nested lookups), the runtime, reflection,
 /// expression-language gadgets and serialized objects.
 pub fn java(value: &str) -> Vec<Hit> {
+    // Every rule below needs `$` (lookups), `!` or `:` (YAML tags), one of the runtime
+    // names, or the serialization magic: text with none of them is passed unread.
+    let bytes = value.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'$' | b'!' | b':'))
+        && !JAVA_NEEDLES.any(value)
+        && !SERIAL_MAGIC.any(value)
+    {
+        return Vec::new();
+    }
     let lower = value.to_ascii_lowercase();
     let mut hits = Vec::new();
     // `${jndi:ldap://...}`, also as `${${lower:j}ndi:...}` or `${${::-j}${::-n}di:...}`:
@@ -360,12 +371,11 @@ pub fn java(value: &str) -> Vec<Hit> {
 
 /// JavaScript runtimes: prototype pollution and Node.js internals.
 pub fn javascript(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
     let mut hits = Vec::new();
-    if lower.contains("__proto__") {
+    if PROTO.any(value) {
         push(&mut hits, "js.prototype_pollution", 5);
     }
-    if JS_NEEDLES.any(&lower) {
+    if JS_NEEDLES.any(value) {
         push(&mut hits, "js.runtime_access", 5);
     }
     hits

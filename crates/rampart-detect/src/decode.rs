@@ -277,6 +277,13 @@ pub struct Decodings {
 /// [`MAX_VARIANTS`]).
 pub fn variants(input: &str, how: Decodings) -> Vec<String> {
     let mut out: Vec<String> = vec![input.to_owned()];
+    // Nothing any decoder reads: the value is its only form.
+    let encoded = input
+        .bytes()
+        .any(|b| matches!(b, b'%' | b'&' | b'\\') || how.plus_as_space && b == b'+');
+    if !encoded && !how.base64 {
+        return out;
+    }
     let push = |form: String, out: &mut Vec<String>| {
         if out.len() < MAX_VARIANTS && !out.contains(&form) {
             out.push(form);

@@ -3,8 +3,10 @@
 //! A scanner that asks `text.contains(needle)` for each of fifty needles walks the text
 //! fifty times and pays `str::contains`'s set-up for each needle on every call; an
 //! Aho-Corasick automaton built once finds every occurrence of every needle in one pass.
-//! The needles are fixed lists in the source: building the automaton does not fail (were
-//! it ever to, the plain loop is the fallback, and the answer is the same).
+//! Needles are lower-case and matched without regard to ASCII case, so callers need not
+//! lower-case what they search. The needles are fixed lists in the source: building the
+//! automaton does not fail (were it ever to, the plain loop over a lower-cased copy is the
+//! fallback, and the answer is the same).
 
 use std::sync::OnceLock;
 
@@ -28,6 +30,7 @@ impl Needles {
             .get_or_init(|| {
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
                     .build(self.list)
                     .ok()
             })
@@ -38,7 +41,10 @@ impl Needles {
     pub(crate) fn any(&self, hay: &str) -> bool {
         match self.automaton() {
             Some(ac) => ac.is_match(hay),
-            None => self.list.iter().any(|n| hay.contains(n)),
+            None => {
+                let lower = hay.to_ascii_lowercase();
+                self.list.iter().any(|n| lower.contains(n))
+            }
         }
     }
 
@@ -53,8 +59,9 @@ impl Needles {
                 }
             }
             None => {
+                let lower = hay.to_ascii_lowercase();
                 for needle in self.list {
-                    for (at, _) in hay.match_indices(needle) {
+                    for (at, _) in lower.match_indices(needle) {
                         if !visit(needle, at) {
                             return;
                         }
@@ -74,6 +81,7 @@ mod tests {
     #[test]
     fn finds_every_occurrence_in_one_pass() {
         assert!(LIST.any("zzabczz"));
+        assert!(LIST.any("zzABcZZ"), "ASCII case does not matter");
         assert!(!LIST.any("ab c"));
         let mut seen = Vec::new();
         LIST.each("abcxbc", |n, at| {
