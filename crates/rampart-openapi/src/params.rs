@@ -48,47 +48,52 @@ pub(crate) enum Shape {
     Json,
 }
 
-fn kind_of(doc: &Value, schema: &Value) -> Kind {
-    let schema = schema::deref(doc, schema);
-    let ty = match schema.get("type") {
+/// The schema's type name, the first that is not `"null"` when it lists several.
+fn type_name(schema: &Value) -> Option<&str> {
+    match schema.get("type") {
         Some(Value::String(t)) => Some(t.as_str()),
         Some(Value::Array(types)) => types
             .iter()
             .filter_map(Value::as_str)
             .find(|t| *t != "null"),
         _ => None,
-    };
-    match ty {
-        Some("integer") => Kind::Integer,
-        Some("number") => Kind::Number,
-        Some("boolean") => Kind::Boolean,
-        Some(_) => Kind::String,
-        None => {
-            // A composed schema: the first branch that names a type.
-            for key in ["allOf", "oneOf", "anyOf"] {
-                if let Some(Value::Array(items)) = schema.get(key)
-                    && let Some(first) = items.first()
-                {
-                    return kind_of(doc, first);
+    }
+}
+
+/// Composed schemas are followed through their first branch, at most this deep (a spec
+/// may nest them in a cycle: `A = allOf: [$ref A]`).
+const MAX_COMPOSED: usize = 16;
+
+fn kind_of(doc: &Value, schema: &Value) -> Kind {
+    let mut schema = schema::deref(doc, schema);
+    for _ in 0..MAX_COMPOSED {
+        match type_name(schema) {
+            Some("integer") => return Kind::Integer,
+            Some("number") => return Kind::Number,
+            Some("boolean") => return Kind::Boolean,
+            Some(_) => return Kind::String,
+            None => {
+                // A composed schema: the first branch that names a type.
+                let first = ["allOf", "oneOf", "anyOf"].iter().find_map(|key| {
+                    schema
+                        .get(*key)
+                        .and_then(Value::as_array)
+                        .and_then(|i| i.first())
+                });
+                match first {
+                    Some(first) => schema = schema::deref(doc, first),
+                    None => return Kind::String,
                 }
             }
-            Kind::String
         }
     }
+    Kind::String
 }
 
 impl Shape {
     pub(crate) fn of(doc: &Value, schema: &Value) -> Shape {
         let resolved = schema::deref(doc, schema);
-        let ty = match resolved.get("type") {
-            Some(Value::String(t)) => Some(t.as_str()),
-            Some(Value::Array(types)) => types
-                .iter()
-                .filter_map(Value::as_str)
-                .find(|t| *t != "null"),
-            _ => None,
-        };
-        match ty {
+        match type_name(resolved) {
             Some("array") => Shape::Array(
                 resolved
                     .get("items")
