@@ -11,10 +11,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for plus in [false, true] {
-        assert!(decode::percent(raw, plus).len() <= raw.len(), "percent grew {raw:?}");
+        assert!(
+            decode::percent(raw, plus).len() <= raw.len(),
+            "percent grew {raw:?}"
+        );
     }
-    assert!(decode::html_entities(raw).len() <= raw.len(), "html grew {raw:?}");
-    assert!(decode::js_escapes(raw).len() <= raw.len(), "js grew {raw:?}");
+    assert!(
+        decode::html_entities(raw).len() <= raw.len(),
+        "html grew {raw:?}"
+    );
+    assert!(
+        decode::js_escapes(raw).len() <= raw.len(),
+        "js grew {raw:?}"
+    );
     let _ = decode::base64_text(raw);
     let forms = decode::variants(
         raw,
@@ -24,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
         },
     );
     assert!(forms.len() <= MAX_VARIANTS);
-    assert!(forms.iter().all(|f| f.len() <= raw.len()), "a variant grew {raw:?}");
+    assert!(
+        forms.iter().all(|f| f.len() <= raw.len()),
+        "a variant grew {raw:?}"
+    );
     // The detectors run on every form, as the gateway will run them.
     for form in &forms {
         let _ = rampart_detect::xss::inspect(form, 2);

@@ -20,11 +20,16 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
-    let content_type = TYPES.get(usize::from(selector) % (TYPES.len() + 1)).copied();
+    let content_type = TYPES
+        .get(usize::from(selector) % (TYPES.len() + 1))
+        .copied();
     let policy = Policy::default();
     let mut report = Report::default();
     extract::body(content_type, body, &mut |place, value, key| {
-        assert!(value.len() <= body.len() * 3 + 16, "a value outgrew the body");
+        assert!(
+            value.len() <= body.len() * 3 + 16,
+            "a value outgrew the body"
+        );
         assert!(place.to_string().chars().count() <= 97);
         policy.check(&mut report, place, value, key);
     });

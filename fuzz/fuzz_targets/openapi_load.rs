@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Lookup::Found(op, params) = spec.find(method, path) {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         let head = Head {
             path_params: &params,
             query,

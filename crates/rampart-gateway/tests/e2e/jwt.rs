@@ -2,13 +2,11 @@
 //! `oidc-provider`, started on loopback): discovery, JWKS, client-credentials tokens signed
 //! RS256, PS256, ES256 and EdDSA, scopes, audiences and expiry.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use rampart_testkit::oidc::CLIENT_ID;
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Shared by the JWT test binaries: a gateway in front of a real upstream, trusting a real
+//! Shared by the JWT test modules: a gateway in front of a real upstream, trusting a real
 //! OpenID Provider through discovery.
 #![allow(dead_code, unreachable_pub)]
 

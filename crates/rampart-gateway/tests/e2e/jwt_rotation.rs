@@ -2,13 +2,11 @@
 //! traffic, and a flood of unknown key ids. A binary of its own: it reads the process-wide
 //! metrics, which another test's gateway would move.
 
-mod common;
-
 use std::time::Instant;
 
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 
 #[tokio::test]
 async fn a_signing_key_rotation_mid_traffic_fails_no_request_and_random_kids_are_throttled() {
