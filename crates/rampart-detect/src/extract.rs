@@ -7,7 +7,10 @@
 //! Bodies are read by their declared media type: JSON, urlencoded and multipart forms,
 //! XML, and other text as one value. A body under a binary type is read by its look if it is text, skipped otherwise.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Where a value was found.
 #[derive(Debug, Clone, Copy)]
@@ -32,10 +35,10 @@ pub enum Place<'a> {
     Body,
 }
 
-/// One step of a JSON path.
-#[derive(Debug, Clone, Copy)]
+/// One step of a JSON path. A key is borrowed from the body unless it had escapes.
+#[derive(Debug, Clone)]
 pub enum Seg<'a> {
-    Key(&'a str),
+    Key(Cow<'a, str>),
     Index(usize),
 }
 
@@ -59,7 +62,7 @@ impl fmt::Display for Place<'_> {
                 out.push_str("json.$");
                 for seg in *path {
                     match seg {
-                        Seg::Key(k) => push_named(&mut out, ".", k),
+                        Seg::Key(k) => push_named(&mut out, ".", k.as_ref()),
                         Seg::Index(i) => out.push_str(&format!("[{i}]")),
                     }
                 }
@@ -193,15 +196,11 @@ pub fn body(
     }
     let text = String::from_utf8_lossy(bytes);
     if is_json(&essence) {
-        return match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Ok(value) => {
-                json(&value, &mut Vec::new(), visit);
-                BodyKind::Json
-            }
-            Err(_) => {
-                visit(Place::Body, &text, false);
-                BodyKind::MalformedJson
-            }
+        return if json(bytes, visit) {
+            BodyKind::Json
+        } else {
+            visit(Place::Body, &text, false);
+            BodyKind::MalformedJson
         };
     }
     if essence == "application/x-www-form-urlencoded" {
@@ -225,41 +224,136 @@ pub fn body(
         xml(&text, visit);
         return BodyKind::Xml;
     }
-    if (trimmed.starts_with('{') || trimmed.starts_with('['))
-        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
-    {
-        json(&value, &mut Vec::new(), visit);
+    if (trimmed.starts_with('{') || trimmed.starts_with('[')) && json(bytes, visit) {
         return BodyKind::Json;
     }
     visit(Place::Body, &text, false);
     BodyKind::Text
 }
 
-/// Every key and string value of a JSON document (numbers, booleans and null carry no
-/// syntax). serde_json refuses nesting deeper than 128, which bounds the recursion.
-pub fn json<'v>(
-    value: &'v serde_json::Value,
-    path: &mut Vec<Seg<'v>>,
-    visit: &mut dyn FnMut(Place<'_>, &str, bool),
-) {
-    match value {
-        serde_json::Value::String(s) => visit(Place::Json(path), s, false),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(Seg::Index(i));
-                json(item, path, visit);
-                path.pop();
-            }
+/// Every key and string value of the JSON document `bytes` (numbers, booleans and null
+/// carry no syntax), in document order, read in one pass without building the document:
+/// keys and strings without escapes are borrowed from `bytes`. Duplicate keys are each
+/// visited (a parser upstream may keep either). Returns whether `bytes` is one valid JSON
+/// document; if not, what came before the error has been visited. serde_json refuses
+/// nesting deeper than 128, which bounds the recursion.
+pub fn json(bytes: &[u8], visit: &mut dyn FnMut(Place<'_>, &str, bool)) -> bool {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let mut path = Vec::new();
+    let walk = Walk {
+        path: &mut path,
+        visit,
+    };
+    walk.deserialize(&mut reader).is_ok() && reader.end().is_ok()
+}
+
+/// The JSON walk: a serde seed that visits strings and keys at their path and keeps
+/// nothing.
+struct Walk<'p, 'de, 'f> {
+    path: &'p mut Vec<Seg<'de>>,
+    visit: &'f mut dyn FnMut(Place<'_>, &str, bool),
+}
+
+impl<'de> Walk<'_, 'de, '_> {
+    fn child(&mut self) -> Walk<'_, 'de, '_> {
+        Walk {
+            path: &mut *self.path,
+            visit: &mut *self.visit,
         }
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                path.push(Seg::Key(key));
-                visit(Place::Json(path), key, true);
-                json(item, path, visit);
-                path.pop();
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_, 'de, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_, 'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<(), E> {
+        (self.visit)(Place::Json(self.path), value, false);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            self.path.push(Seg::Index(i));
+            let more = items.next_element_seed(self.child())?;
+            self.path.pop();
+            if more.is_none() {
+                return Ok(());
             }
+            i += 1;
         }
-        _ => {}
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(Key)? {
+            self.path.push(Seg::Key(key));
+            if let Some(Seg::Key(key)) = self.path.last() {
+                (self.visit)(Place::Json(self.path), key, true);
+            }
+            let value = map.next_value_seed(self.child());
+            self.path.pop();
+            value?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it had no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_owned()))
     }
 }
 
@@ -328,10 +422,8 @@ pub fn multipart(bytes: &[u8], boundary: &str, visit: &mut dyn FnMut(Place<'_>, 
         let essence = part_type.as_deref().map(essence).unwrap_or_default();
         if !is_binary(&essence) || std::str::from_utf8(content).is_ok() {
             let text = String::from_utf8_lossy(content);
-            if is_json(&essence)
-                && let Ok(value) = serde_json::from_slice::<serde_json::Value>(content)
-            {
-                json(&value, &mut Vec::new(), visit);
+            if is_json(&essence) && json(content, visit) {
+                // Read as JSON; what is not JSON is read as text below.
             } else if is_xml(&essence) {
                 xml(&text, visit);
             } else {
@@ -461,13 +553,13 @@ mod tests {
         assert_eq!(
             places,
             vec![
-                "json.$.n=n(key)",
                 "json.$.user=user(key)",
                 "json.$.user.name=name(key)",
                 "json.$.user.name=x",
                 "json.$.user.tags=tags(key)",
                 "json.$.user.tags[0]=a",
                 "json.$.user.tags[2].$ne=$ne(key)",
+                "json.$.n=n(key)",
             ]
         );
     }
@@ -477,9 +569,13 @@ mod tests {
         let mut kind = BodyKind::Binary;
         let seen = collect(|v| kind = body(Some("application/json"), b"{\"a\": ' or 1=1", v));
         assert_eq!(kind, BodyKind::MalformedJson);
+        // What parsed before the error was read as JSON, then the whole body as text.
         assert_eq!(
             seen,
-            vec![("body".into(), "{\"a\": ' or 1=1".into(), false)]
+            vec![
+                ("json.$.a".into(), "a".into(), true),
+                ("body".into(), "{\"a\": ' or 1=1".into(), false)
+            ]
         );
     }
 

@@ -414,10 +414,10 @@ mod tests {
             location: "json.$.query*".into(),
         });
         let mut report = Report::default();
-        let path = [extract::Seg::Key("query")];
+        let path = [extract::Seg::Key("query".into())];
         p.check(&mut report, Place::Json(&path), "x' or '1'='1", false);
         assert_eq!(report.score(), 0, "{report:?}");
-        let path = [extract::Seg::Key("other")];
+        let path = [extract::Seg::Key("other".into())];
         p.check(&mut report, Place::Json(&path), "x' or '1'='1", false);
         assert!(report.score() >= 5, "{report:?}");
     }
@@ -432,7 +432,7 @@ mod tests {
             "<script>alert(1)</script>",
             false,
         );
-        let path = [extract::Seg::Key("password")];
+        let path = [extract::Seg::Key("password".into())];
         p.check(&mut report, Place::Json(&path), "' or 1=1--", false);
         assert_eq!(report.findings.len(), 2);
         assert!(
