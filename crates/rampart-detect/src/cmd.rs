@@ -6,7 +6,46 @@
 //! need an argument that looks like one (`-x`, a path, a number, a redirection). Shell
 //! obfuscation (`${IFS}`) and shell paths count too. One pass over the value: linear.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::needles::Needles;
 use crate::sql::Hit;
+
+/// How much a command name weighs on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strength {
+    Strong,
+    Weak,
+}
+
+/// Every command name with its strength: one lookup per word instead of a comparison with
+/// each list entry.
+fn strength(name: &str) -> Option<Strength> {
+    static TABLE: OnceLock<HashMap<&'static str, Strength>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = HashMap::new();
+        for name in WEAK {
+            table.insert(*name, Strength::Weak);
+        }
+        // A name on both lists is strong, as it was when STRONG was asked first.
+        for name in STRONG.iter().chain(STRONG_MORE) {
+            table.insert(*name, Strength::Strong);
+        }
+        table
+    });
+    table.get(name).copied()
+}
+
+/// Shells and the paths that reach them.
+static SHELLS: Needles = Needles::new(&[
+    "/bin/sh",
+    "/bin/bash",
+    "/bin/zsh",
+    "cmd.exe",
+    "powershell.exe",
+    "/dev/tcp/",
+]);
 
 /// Commands that are seldom anything else.
 const STRONG: &[&str] = &[
@@ -213,8 +252,10 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         let Some((name, end)) = command_after(&lower, after) else {
             continue;
         };
-        let strong = STRONG.contains(&name) || STRONG_MORE.contains(&name);
-        if strong || (WEAK.contains(&name) && argument_follows(bytes, end)) {
+        let strength = strength(name);
+        if strength == Some(Strength::Strong)
+            || (strength == Some(Strength::Weak) && argument_follows(bytes, end))
+        {
             let rule = if matches!(bytes[i], b'`' | b'$') {
                 "cmd.substitution"
             } else {
@@ -229,26 +270,17 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         && end < bytes.len()
         && argument_follows(bytes, end)
     {
-        if STRONG.contains(&name) || STRONG_MORE.contains(&name) {
-            hit("cmd.leading_command", 4);
-        } else if WEAK.contains(&name) {
-            hit("cmd.leading_command", 3);
+        match strength(name) {
+            Some(Strength::Strong) => hit("cmd.leading_command", 4),
+            Some(Strength::Weak) => hit("cmd.leading_command", 3),
+            None => {}
         }
     }
-    if lower.contains("${ifs}") || lower.contains("$ifs$") {
+    if bytes.contains(&b'$') && (lower.contains("${ifs}") || lower.contains("$ifs$")) {
         hit("cmd.shell_obfuscation", 4);
     }
-    for shell in [
-        "/bin/sh",
-        "/bin/bash",
-        "/bin/zsh",
-        "cmd.exe",
-        "powershell.exe",
-        "/dev/tcp/",
-    ] {
-        if lower.contains(shell) {
-            hit("cmd.shell_path", 4);
-        }
+    if SHELLS.any(&lower) {
+        hit("cmd.shell_path", 4);
     }
     hits
 }

@@ -17,8 +17,15 @@ static PHP_GLOBAL_NEEDLES: Needles = Needles::new(PHP_GLOBALS);
 static JAVA_NEEDLES: Needles = Needles::new(JAVA_MARKERS);
 static JS_NEEDLES: Needles = Needles::new(JS_MARKERS);
 static TOOL_NEEDLES: Needles = Needles::new(TOOLS);
-static PROTO: Needles = Needles::new(&["__proto__"]);
-static SERIAL_MAGIC: Needles = Needles::new(&["aced0005", "ro0ab"]);
+static PROTO: Needles = Needles::new(PROTO_KEYS);
+static SERIAL_MAGIC: Needles = Needles::new(SERIAL_STREAM_MAGIC);
+/// Every literal the Java and JavaScript rules start from, searched in one pass.
+static RUNTIME_NEEDLES: Needles =
+    Needles::union(&[JAVA_MARKERS, JS_MARKERS, PROTO_KEYS, SERIAL_STREAM_MAGIC]);
+
+const PROTO_KEYS: &[&str] = &["__proto__"];
+/// A serialized Java object's stream header, in hex and in base64.
+const SERIAL_STREAM_MAGIC: &[&str] = &["aced0005", "ro0ab"];
 
 const PHP_FUNCTIONS: &[&str] = &[
     "system",
@@ -369,6 +376,17 @@ pub fn java(value: &str) -> Vec<Hit> {
     hits
 }
 
+/// The Java and JavaScript rules ([`java`], [`javascript`]) together: text with none of
+/// their needles and none of `$ ! :` is passed after one pass over it.
+pub fn runtime(value: &str) -> Vec<Hit> {
+    if !value.bytes().any(|b| matches!(b, b'$' | b'!' | b':')) && !RUNTIME_NEEDLES.any(value) {
+        return Vec::new();
+    }
+    let mut hits = java(value);
+    hits.extend(javascript(value));
+    hits
+}
+
 /// JavaScript runtimes: prototype pollution and Node.js internals.
 pub fn javascript(value: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -418,6 +436,11 @@ fn ldap_comparison(s: &str) -> bool {
 /// `admin)(|(a=b)`), filter operators opening nested terms (`(&(`, `(|(`, `(!(`), and
 /// extensible matches (`attr:2.5.13.18:=value`).
 pub fn ldap(value: &str) -> Vec<Hit> {
+    // Every rule below needs a parenthesis, or `:` and `=` (an extensible match, `:=` once
+    // blanks are taken out).
+    if !(value.contains(['(', ')']) || value.contains(':') && value.contains('=')) {
+        return Vec::new();
+    }
     let lower = value.to_ascii_lowercase();
     let mut score = 0;
     let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();

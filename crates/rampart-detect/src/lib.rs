@@ -59,15 +59,34 @@ impl Scanners {
 /// identifiers, numbers and dates are, and they are passed without decoding or scanning.
 /// (Dots are not inert: `java.lang.Runtime` is an attack made of letters and dots.)
 fn inert(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@'))
+    value.bytes().all(|b| INERT[usize::from(b)])
         && !value.contains("rO0AB")
         && !value
             .as_bytes()
             .windows(8)
             .any(|w| w.eq_ignore_ascii_case(b"aced0005"))
 }
+
+/// ASCII letters and digits, and `extra`: a byte class looked up by index.
+const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut class = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        class[extra[i] as usize] = true;
+        i += 1;
+    }
+    class
+}
+
+/// The bytes of [`inert`] values.
+static INERT: [bool; 256] = byte_class(b"-_@");
+/// The bytes of prose: letters, digits, blanks, quotes and sentence punctuation, ASCII only.
+static PROSE: [bool; 256] = byte_class(b" .,!?-_@+'\"");
 
 fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> {
     let mut hits: Vec<Hit> = Vec::new();
@@ -85,9 +104,7 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
         // none of the syntax the markup, path, URL, template, PHP, LDAP, include and line
         // rules need: only SQL (keywords and quotes), commands, the Java and JavaScript
         // names and, at level 2, script sinks are looked for in it.
-        let prose = form
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b" .,!?-_@+'\"".contains(&b));
+        let prose = form.bytes().all(|b| PROSE[usize::from(b)]);
         let full = |scan: fn(&str) -> Vec<Hit>| if prose { Vec::new() } else { scan(&form) };
         let found = [
             sql::inspect(&form),
@@ -109,8 +126,7 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
             full(markers::ssti),
             full(markers::xxe),
             full(code::php),
-            code::java(&form),
-            code::javascript(&form),
+            code::runtime(&form),
             full(code::ldap),
             full(code::ssi),
             full(code::crlf),

@@ -11,6 +11,7 @@
 //!
 //! Each is one forward pass over the value: linear.
 
+use crate::needles::Needles;
 use crate::sql::Hit;
 
 /// MongoDB-style operators that turn a value into a condition.
@@ -191,9 +192,12 @@ pub fn nosql_code(value: &str) -> Vec<Hit> {
             break;
         }
     }
-    let statements = JS_STATEMENTS.iter().filter(|s| lower.contains(**s)).count()
-        + usize::from(declares(&lower));
-    if statements >= 2 && lower.contains([';', '{']) {
+    // Statements only count where code separates them.
+    if lower.contains([';', '{'])
+        && JS_STATEMENTS.iter().filter(|s| lower.contains(**s)).count()
+            + usize::from(declares(&lower))
+            >= 2
+    {
         hits.push(Hit {
             rule: "nosql.javascript",
             score: 5,
@@ -233,6 +237,22 @@ const RUNTIME: &[&str] = &[
     "velocity",
 ];
 
+/// Template engines' ways to the runtime: FreeMarker's `?new()` and Execute, Velocity's
+/// class tools, Jinja's imports.
+static TEMPLATE_RUNTIME_NEEDLES: Needles = Needles::new(&[
+    "?new(",
+    "freemarker.template.utility",
+    "$class.inspect",
+    "$class.type",
+    ".getclass().forname",
+    "{% import",
+    "{%import",
+    "__import__(",
+    "lipsum.__globals__",
+    "cycler.__init__",
+    "self._templatereference",
+]);
+
 /// Server-side template injection markers.
 pub fn ssti(value: &str) -> Vec<Hit> {
     let lower = value.to_ascii_lowercase();
@@ -246,6 +266,14 @@ pub fn ssti(value: &str) -> Vec<Hit> {
         ("{%", "%}"),
         ("@(", ")"),
     ] {
+        // Every opener starts with a byte most text lacks: no search without it.
+        if !open
+            .bytes()
+            .next()
+            .is_some_and(|b| lower.as_bytes().contains(&b))
+        {
+            continue;
+        }
         let mut from = 0;
         while let Some(p) = lower[from..].find(open) {
             let start = from + p + open.len();
@@ -275,24 +303,7 @@ pub fn ssti(value: &str) -> Vec<Hit> {
     if lower.contains("<#assign") || lower.contains("#set(") || lower.contains("<#include") {
         best = best.max(4);
     }
-    // Template engines' ways to the runtime: FreeMarker's `?new()` and Execute, Velocity's
-    // class tools, Jinja's imports.
-    if [
-        "?new(",
-        "freemarker.template.utility",
-        "$class.inspect",
-        "$class.type",
-        ".getclass().forname",
-        "{% import",
-        "{%import",
-        "__import__(",
-        "lipsum.__globals__",
-        "cycler.__init__",
-        "self._templatereference",
-    ]
-    .iter()
-    .any(|m| lower.contains(m))
-    {
+    if TEMPLATE_RUNTIME_NEEDLES.any(&lower) {
         best = best.max(5);
     }
     match best {

@@ -13,16 +13,40 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 pub(crate) struct Needles {
-    list: &'static [&'static str],
+    lists: Lists,
     automaton: OnceLock<Option<AhoCorasick>>,
+}
+
+/// One list, or several searched as one (a gate that asks whether any of several
+/// scanners' needles occurs, in one pass).
+enum Lists {
+    One(&'static [&'static str]),
+    Many(&'static [&'static [&'static str]]),
 }
 
 impl Needles {
     pub(crate) const fn new(list: &'static [&'static str]) -> Needles {
         Needles {
-            list,
+            lists: Lists::One(list),
             automaton: OnceLock::new(),
         }
+    }
+
+    /// The needles of every list in `lists`.
+    pub(crate) const fn union(lists: &'static [&'static [&'static str]]) -> Needles {
+        Needles {
+            lists: Lists::Many(lists),
+            automaton: OnceLock::new(),
+        }
+    }
+
+    /// Every needle, in order: an automaton's pattern index is a position here.
+    fn list(&self) -> impl Iterator<Item = &'static str> + Clone + '_ {
+        let lists: &[&'static [&'static str]] = match &self.lists {
+            Lists::One(list) => std::slice::from_ref(list),
+            Lists::Many(lists) => lists,
+        };
+        lists.iter().flat_map(|list| list.iter().copied())
     }
 
     fn automaton(&self) -> Option<&AhoCorasick> {
@@ -31,7 +55,7 @@ impl Needles {
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
                     .ascii_case_insensitive(true)
-                    .build(self.list)
+                    .build(self.list())
                     .ok()
             })
             .as_ref()
@@ -43,7 +67,7 @@ impl Needles {
             Some(ac) => ac.is_match(hay),
             None => {
                 let lower = hay.to_ascii_lowercase();
-                self.list.iter().any(|n| lower.contains(n))
+                self.list().any(|n| lower.contains(n))
             }
         }
     }
@@ -53,14 +77,17 @@ impl Needles {
         match self.automaton() {
             Some(ac) => {
                 for m in ac.find_overlapping_iter(hay) {
-                    if !visit(self.list[m.pattern().as_usize()], m.start()) {
+                    let Some(needle) = self.list().nth(m.pattern().as_usize()) else {
+                        return;
+                    };
+                    if !visit(needle, m.start()) {
                         return;
                     }
                 }
             }
             None => {
                 let lower = hay.to_ascii_lowercase();
-                for needle in self.list {
+                for needle in self.list() {
                     for (at, _) in lower.match_indices(needle) {
                         if !visit(needle, at) {
                             return;
@@ -90,5 +117,20 @@ mod tests {
         });
         seen.sort();
         assert_eq!(seen, [("abc", 0), ("bc", 1), ("bc", 4), ("x", 3)]);
+    }
+
+    static UNION: Needles = Needles::union(&[&["abc"], &["bc", "x"]]);
+
+    #[test]
+    fn a_union_finds_the_needles_of_every_list() {
+        assert!(UNION.any("zzXzz"));
+        assert!(!UNION.any("ab c"));
+        let mut seen = Vec::new();
+        UNION.each("abcx", |n, at| {
+            seen.push((n, at));
+            true
+        });
+        seen.sort();
+        assert_eq!(seen, [("abc", 0), ("bc", 1), ("x", 3)]);
     }
 }

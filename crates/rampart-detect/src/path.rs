@@ -78,9 +78,12 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     // decoders (IIS, old Java and Tomcat).
     let lower = value.to_ascii_lowercase();
     let mut spelled = lower.clone();
-    for (form, plain) in OVERLONG {
-        if spelled.contains(form) {
-            spelled = spelled.replace(form, plain);
+    // Every overlong spelling is percent-encoded.
+    if spelled.contains('%') {
+        for (form, plain) in OVERLONG {
+            if spelled.contains(form) {
+                spelled = spelled.replace(form, plain);
+            }
         }
     }
     let norm: String = spelled

@@ -12,6 +12,8 @@
 //! The lexer reads each byte once (strings and comments scan forward to their end), so its
 //! time is linear in the input; it keeps at most [`MAX_TOKENS`] tokens.
 
+use std::sync::OnceLock;
+
 /// Tokens kept per lexing; injections show their shape within the first few.
 pub const MAX_TOKENS: usize = 64;
 
@@ -168,25 +170,57 @@ const CATALOGS: &[&str] = &[
     "SYSIBM",
 ];
 
+/// Longest keyword in any list above (a longer one would not be found: a test checks).
+const LONGEST_KEYWORD: usize = 9;
+
+/// A word of at most [`LONGEST_KEYWORD`] bytes, upper-cased and packed into one number
+/// (words hold no NUL, so the zero padding cannot collide); `None` if it is longer.
+fn packed(word: &[u8]) -> Option<u128> {
+    (word.len() <= LONGEST_KEYWORD).then(|| {
+        word.iter().fold(0u128, |key, b| {
+            key << 8 | u128::from(b.to_ascii_uppercase())
+        }) << (8 * (LONGEST_KEYWORD - word.len()))
+    })
+}
+
+/// Every keyword of the lists above, packed, with its kind, sorted: one binary search per
+/// word instead of a comparison with each list entry.
+fn keywords() -> &'static [(u128, Kind)] {
+    static TABLE: OnceLock<Vec<(u128, Kind)>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<(u128, Kind)> = Vec::new();
+        // Highest precedence first, so that a word in two lists keeps the kind it had when
+        // the lists were tried in order (SELECT, UNION, LOGIC, ...).
+        for (list, kind) in [
+            (&["SELECT"][..], Kind::Select),
+            (UNION, Kind::Union),
+            (LOGIC, Kind::Logic),
+            (COMPARE, Kind::Compare),
+            (ARITH, Kind::Arith),
+            (STATEMENT, Kind::Statement),
+            (KEYWORD, Kind::Keyword),
+        ] {
+            for word in list {
+                if let Some(key) = packed(word.as_bytes())
+                    && !table.iter().any(|(k, _)| *k == key)
+                {
+                    table.push((key, kind));
+                }
+            }
+        }
+        table.sort_by_key(|(key, _)| *key);
+        table
+    })
+}
+
 fn classify(word: &str) -> Kind {
-    let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(word));
-    if word.eq_ignore_ascii_case("SELECT") {
-        Kind::Select
-    } else if is(UNION) {
-        Kind::Union
-    } else if is(LOGIC) {
-        Kind::Logic
-    } else if is(COMPARE) {
-        Kind::Compare
-    } else if is(ARITH) {
-        Kind::Arith
-    } else if is(STATEMENT) {
-        Kind::Statement
-    } else if is(KEYWORD) {
-        Kind::Keyword
-    } else {
-        Kind::Word
-    }
+    let Some(key) = packed(word.as_bytes()) else {
+        return Kind::Word;
+    };
+    let table = keywords();
+    table
+        .binary_search_by_key(&key, |(k, _)| *k)
+        .map_or(Kind::Word, |i| table[i].1)
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -196,7 +230,7 @@ fn is_word_byte(b: u8) -> bool {
 /// Lexes `input` as SQL in `context`; at most [`MAX_TOKENS`] tokens.
 pub fn lex(input: &str, context: Context) -> Vec<Token<'_>> {
     let bytes = input.as_bytes();
-    let mut tokens: Vec<Token<'_>> = Vec::new();
+    let mut tokens: Vec<Token<'_>> = Vec::with_capacity(MAX_TOKENS.min(input.len() / 2 + 1));
     let mut i = 0;
     // Inside a quoted context the value starts within a string: read its rest first.
     match context {
@@ -872,6 +906,33 @@ mod tests {
 
     fn kinds(input: &str, context: Context) -> Vec<Kind> {
         lex(input, context).iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn every_listed_keyword_is_classified_by_its_first_list() {
+        let lists: [(&[&str], Kind); 6] = [
+            (UNION, Kind::Union),
+            (LOGIC, Kind::Logic),
+            (COMPARE, Kind::Compare),
+            (ARITH, Kind::Arith),
+            (STATEMENT, Kind::Statement),
+            (KEYWORD, Kind::Keyword),
+        ];
+        let mut seen = vec!["SELECT"];
+        assert_eq!(classify("select"), Kind::Select);
+        for (list, kind) in lists {
+            for word in list {
+                assert!(word.len() <= LONGEST_KEYWORD, "{word}");
+                if !seen.contains(word) {
+                    assert_eq!(classify(&word.to_ascii_lowercase()), kind, "{word}");
+                    assert_eq!(classify(word), kind, "{word}");
+                    seen.push(word);
+                }
+            }
+        }
+        for word in ["selects", "o", "", "unionx", "informationschema", "ÜNION"] {
+            assert_eq!(classify(word), Kind::Word, "{word}");
+        }
     }
 
     #[test]
