@@ -34,8 +34,17 @@ fn strength(name: &str) -> Option<Strength> {
         }
         table
     });
-    table.get(name).copied()
+    // Names are lower-case in the lists; the longest is far shorter than this.
+    let mut lower = [0u8; 32];
+    let folded = lower.get_mut(..name.len())?;
+    for (to, from) in folded.iter_mut().zip(name.as_bytes()) {
+        *to = from.to_ascii_lowercase();
+    }
+    table.get(std::str::from_utf8(folded).ok()?).copied()
 }
+
+/// The shell's field separator, the classic way to write a blank without one.
+static IFS: Needles = Needles::new(&["${ifs}", "$ifs$"]);
 
 /// Shells and the paths that reach them.
 static SHELLS: Needles = Needles::new(&[
@@ -181,8 +190,8 @@ fn is_separator_start(bytes: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The command word after a separator, and where it ends.
-fn command_after(lower: &str, from: usize) -> Option<(&str, usize)> {
-    let bytes = lower.as_bytes();
+fn command_after(text: &str, from: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
     let mut i = from;
     // Blanks, quotes and braces an attacker puts between separator and command.
     while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\'' | b'"' | b'{' | b'(' | b'\\') {
@@ -197,9 +206,14 @@ fn command_after(lower: &str, from: usize) -> Option<(&str, usize)> {
     {
         j += 1;
     }
-    let token = &lower[word_start..j];
+    let token = &text[word_start..j];
     let name = token.rsplit(['/', '\\']).next().unwrap_or(token);
-    let name = name.strip_suffix(".exe").unwrap_or(name);
+    let name = match name.len().checked_sub(4) {
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".exe") => {
+            &name[..cut]
+        }
+        _ => name,
+    };
     (!name.is_empty()).then_some((name, j))
 }
 
@@ -241,15 +255,16 @@ fn argument_follows(bytes: &[u8], end: usize) -> bool {
 
 /// The command-injection rules `value` matches, each once with its score.
 pub fn inspect(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
+    // Separators and paths are not letters, and names are compared without regard to case:
+    // the value is read as it is.
+    let bytes = value.as_bytes();
     let mut hits: Vec<Hit> = Vec::new();
     let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     for i in 0..bytes.len() {
         let Some(after) = is_separator_start(bytes, i) else {
             continue;
         };
-        let Some((name, end)) = command_after(&lower, after) else {
+        let Some((name, end)) = command_after(value, after) else {
             continue;
         };
         let strength = strength(name);
@@ -266,7 +281,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     }
     // The whole value as a command line: `cat /etc/passwd`, `wget http://...`.
     let start = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    if let Some((name, end)) = command_after(&lower, start)
+    if let Some((name, end)) = command_after(value, start)
         && end < bytes.len()
         && argument_follows(bytes, end)
     {
@@ -276,10 +291,13 @@ pub fn inspect(value: &str) -> Vec<Hit> {
             None => {}
         }
     }
-    if bytes.contains(&b'$') && (lower.contains("${ifs}") || lower.contains("$ifs$")) {
+    if bytes.contains(&b'$') && IFS.any(value) {
         hit("cmd.shell_obfuscation", 4);
     }
-    if SHELLS.any(&lower) {
+    // Every shell path has a `/` or is an `.exe`.
+    if (bytes.contains(&b'/') || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b".exe")))
+        && SHELLS.any(value)
+    {
         hit("cmd.shell_path", 4);
     }
     hits

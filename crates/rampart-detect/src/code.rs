@@ -14,12 +14,8 @@ use crate::needles::Needles;
 
 static PHP_FUNCTION_NEEDLES: Needles = Needles::new(PHP_FUNCTIONS);
 static PHP_GLOBAL_NEEDLES: Needles = Needles::new(PHP_GLOBALS);
-static JAVA_NEEDLES: Needles = Needles::new(JAVA_MARKERS);
-static JS_NEEDLES: Needles = Needles::new(JS_MARKERS);
 static TOOL_NEEDLES: Needles = Needles::new(TOOLS);
-static PROTO: Needles = Needles::new(PROTO_KEYS);
-static SERIAL_MAGIC: Needles = Needles::new(SERIAL_STREAM_MAGIC);
-/// Every literal the Java and JavaScript rules start from, searched in one pass.
+/// Every literal the Java and JavaScript rules look for, searched in one pass.
 static RUNTIME_NEEDLES: Needles =
     Needles::union(&[JAVA_MARKERS, JS_MARKERS, PROTO_KEYS, SERIAL_STREAM_MAGIC]);
 
@@ -271,7 +267,9 @@ pub fn php(value: &str) -> Vec<Hit> {
             push(&mut hits, "php.open_tag", 4);
         }
     }
-    PHP_FUNCTION_NEEDLES.each(&lower, |name, at| {
+    // A call needs its parenthesis; the request arrays start with `$`.
+    let calls = lower.contains('(');
+    PHP_FUNCTION_NEEDLES.each(if calls { &lower } else { "" }, |name, at| {
         let from = at + name.len();
         if word_at(&lower, at, name) {
             // A call whose argument reads as code: a variable, a string, another call's
@@ -294,7 +292,7 @@ pub fn php(value: &str) -> Vec<Hit> {
         }
         true
     });
-    if PHP_GLOBAL_NEEDLES.any(&lower) {
+    if lower.contains('$') && PHP_GLOBAL_NEEDLES.any(&lower) {
         push(&mut hits, "php.request_array", 4);
     }
     // A serialized object: `O:8:"stdClass":1:{...}`.
@@ -314,24 +312,56 @@ pub fn php(value: &str) -> Vec<Hit> {
     hits
 }
 
-/// Java: JNDI lookups (also hidden in nested lookups), the runtime, reflection,
-/// expression-language gadgets and serialized objects.
-pub fn java(value: &str) -> Vec<Hit> {
-    // Every rule below needs `$` (lookups), `!` or `:` (YAML tags), one of the runtime
-    // names, or the serialization magic: text with none of them is passed unread.
-    let bytes = value.as_bytes();
-    if !bytes.iter().any(|b| matches!(b, b'$' | b'!' | b':'))
-        && !JAVA_NEEDLES.any(value)
-        && !SERIAL_MAGIC.any(value)
-    {
-        return Vec::new();
+/// Which of the runtime needle lists occur in a value, from one pass over it.
+#[derive(Default)]
+struct Marks {
+    java: bool,
+    javascript: bool,
+    proto: bool,
+    serial: bool,
+}
+
+impl Marks {
+    fn of(value: &str) -> Marks {
+        let mut marks = Marks::default();
+        // Most text has none: one pass that stops at the first, then all of them.
+        if !RUNTIME_NEEDLES.any(value) {
+            return marks;
+        }
+        RUNTIME_NEEDLES.each(value, |needle, _| {
+            if JAVA_MARKERS.contains(&needle) {
+                marks.java = true;
+            } else if JS_MARKERS.contains(&needle) {
+                marks.javascript = true;
+            } else if PROTO_KEYS.contains(&needle) {
+                marks.proto = true;
+            } else {
+                marks.serial = true;
+            }
+            true
+        });
+        marks
     }
-    let lower = value.to_ascii_lowercase();
+}
+
+/// Java and JavaScript runtimes in one pass over the value: JNDI lookups (also hidden in
+/// nested lookups), the runtime, reflection, expression-language gadgets, YAML type tags
+/// and serialized objects; prototype pollution and Node.js internals.
+pub fn runtime(value: &str) -> Vec<Hit> {
+    let marks = Marks::of(value);
     let mut hits = Vec::new();
     // `${jndi:ldap://...}`, also as `${${lower:j}ndi:...}` or `${${::-j}${::-n}di:...}`:
     // the letters after `${` spell jndi and then a naming protocol.
+    let lookups = value.contains("${");
+    // Type tags that make YAML loaders build arbitrary objects.
+    let tags = value.contains(['!', ':']);
+    let lower = if lookups || tags {
+        value.to_ascii_lowercase()
+    } else {
+        String::new()
+    };
     let mut from = 0;
-    while let Some(p) = lower[from..].find("${") {
+    while lookups && let Some(p) = lower[from..].find("${") {
         let start = from + p + 2;
         from = start;
         let letters: String = lower[start..]
@@ -350,52 +380,55 @@ pub fn java(value: &str) -> Vec<Hit> {
             }
         }
     }
-    if JAVA_NEEDLES.any(&lower) {
+    if marks.java {
         push(&mut hits, "java.runtime_access", 5);
     }
-    // Type tags that make YAML loaders build arbitrary objects.
-    if [
-        "!!python/",
-        "!!ruby/",
-        "!!java.",
-        "!!javax.",
-        "!!com.sun",
-        "!!org.",
-        "tag:yaml.org,2002:python",
-        "tag:yaml.org,2002:ruby",
-    ]
-    .iter()
-    .any(|t| lower.contains(t))
+    if tags
+        && [
+            "!!python/",
+            "!!ruby/",
+            "!!java.",
+            "!!javax.",
+            "!!com.sun",
+            "!!org.",
+            "tag:yaml.org,2002:python",
+            "tag:yaml.org,2002:ruby",
+        ]
+        .iter()
+        .any(|t| lower.contains(t))
     {
         push(&mut hits, "java.deserialization_tag", 5);
     }
-    // Serialized Java objects: the stream magic in hex or base64.
-    if lower.contains("aced0005") || value.contains("rO0AB") {
+    // Serialized Java objects: the stream magic in hex (any case) or base64.
+    if marks.serial
+        && (value.contains("rO0AB")
+            || value
+                .as_bytes()
+                .windows(8)
+                .any(|w| w.eq_ignore_ascii_case(b"aced0005")))
+    {
         push(&mut hits, "java.serialized_object", 5);
     }
-    hits
-}
-
-/// The Java and JavaScript rules ([`java`], [`javascript`]) together: text with none of
-/// their needles and none of `$ ! :` is passed after one pass over it.
-pub fn runtime(value: &str) -> Vec<Hit> {
-    if !value.bytes().any(|b| matches!(b, b'$' | b'!' | b':')) && !RUNTIME_NEEDLES.any(value) {
-        return Vec::new();
-    }
-    let mut hits = java(value);
-    hits.extend(javascript(value));
-    hits
-}
-
-/// JavaScript runtimes: prototype pollution and Node.js internals.
-pub fn javascript(value: &str) -> Vec<Hit> {
-    let mut hits = Vec::new();
-    if PROTO.any(value) {
+    if marks.proto {
         push(&mut hits, "js.prototype_pollution", 5);
     }
-    if JS_NEEDLES.any(value) {
+    if marks.javascript {
         push(&mut hits, "js.runtime_access", 5);
     }
+    hits
+}
+
+/// The Java rules of [`runtime`].
+pub fn java(value: &str) -> Vec<Hit> {
+    let mut hits = runtime(value);
+    hits.retain(|h| h.rule.starts_with("java."));
+    hits
+}
+
+/// The JavaScript rules of [`runtime`].
+pub fn javascript(value: &str) -> Vec<Hit> {
+    let mut hits = runtime(value);
+    hits.retain(|h| h.rule.starts_with("js."));
     hits
 }
 

@@ -113,7 +113,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     } else if climbs == 1 {
         hit("path.traversal", 3);
     }
-    if contains_file(&norm) || contains_file(&flat) {
+    if contains_file(&norm) || flat != norm && contains_file(&flat) {
         hit("path.sensitive_file", 4);
     }
     if WRAPPER_NEEDLES.any(&norm) {
