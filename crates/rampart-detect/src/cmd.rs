@@ -174,6 +174,18 @@ const STRONG_MORE: &[&str] = &[
     "dmesg",
 ];
 
+/// The bytes [`is_separator_start`] can start at.
+static SEPARATOR_START: [bool; 256] = {
+    let mut class = [false; 256];
+    let starts = b";\n\r`|&$";
+    let mut i = 0;
+    while i < starts.len() {
+        class[starts[i] as usize] = true;
+        i += 1;
+    }
+    class
+};
+
 fn is_separator_start(bytes: &[u8], i: usize) -> Option<usize> {
     match bytes[i] {
         b';' | b'\n' | b'\r' | b'`' => Some(i + 1),
@@ -260,7 +272,9 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     let bytes = value.as_bytes();
     let mut hits: Vec<Hit> = Vec::new();
     let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
-    for i in 0..bytes.len() {
+    // Most values have no separator at all: one table lookup per byte to find out.
+    let separated = bytes.iter().any(|&b| SEPARATOR_START[usize::from(b)]);
+    for i in (0..bytes.len()).filter(|_| separated) {
         let Some(after) = is_separator_start(bytes, i) else {
             continue;
         };
@@ -295,9 +309,14 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         hit("cmd.shell_obfuscation", 4);
     }
     // Every shell path has a `/` or is an `.exe`.
-    if (bytes.contains(&b'/') || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b".exe")))
-        && SHELLS.any(value)
-    {
+    let exe = || {
+        memchr::memchr_iter(b'.', bytes).any(|dot| {
+            bytes
+                .get(dot + 1..dot + 4)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"exe"))
+        })
+    };
+    if (memchr::memchr(b'/', bytes).is_some() || exe()) && SHELLS.any(value) {
         hit("cmd.shell_path", 4);
     }
     hits

@@ -246,16 +246,19 @@ fn next_code_byte(text: &str, mut at: usize) -> Option<u8> {
 /// PHP: opening tags, dangerous functions called with a code-like argument, the request
 /// arrays, and serialized objects.
 pub fn php(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut hits = Vec::new();
-    if lower.contains("<?php")
-        || lower.contains("<?=")
-        || ["[php]", "[/php]", "[\\php]", "{php}", "{/php}"]
-            .iter()
-            .any(|t| lower.contains(t))
+    // Every opening tag starts with `<`, `[` or `{`.
+    let tags = memchr::memchr3(b'<', b'[', b'{', lower.as_bytes()).is_some();
+    if tags
+        && (lower.contains("<?php")
+            || lower.contains("<?=")
+            || ["[php]", "[/php]", "[\\php]", "{php}", "{/php}"]
+                .iter()
+                .any(|t| lower.contains(t)))
     {
         push(&mut hits, "php.open_tag", 5);
-    } else if let Some(p) = lower.find("<?") {
+    } else if let Some(p) = lower.find("<?").filter(|_| tags) {
         // `<?` then code; `<?xml version=...` is markup, `<?xml :echo` is not.
         let rest = lower[p + 2..].trim_start();
         let xml_declaration = rest.strip_prefix("xml").is_some_and(|r| {
@@ -352,9 +355,9 @@ pub fn runtime(value: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     // `${jndi:ldap://...}`, also as `${${lower:j}ndi:...}` or `${${::-j}${::-n}di:...}`:
     // the letters after `${` spell jndi and then a naming protocol.
-    let lookups = value.contains("${");
+    let lookups = memchr::memchr(b'$', value.as_bytes()).is_some() && value.contains("${");
     // Type tags that make YAML loaders build arbitrary objects.
-    let tags = value.contains(['!', ':']);
+    let tags = value.bytes().any(|b| matches!(b, b'!' | b':'));
     let lower = if lookups || tags {
         value.to_ascii_lowercase()
     } else {
@@ -434,7 +437,7 @@ pub fn javascript(value: &str) -> Vec<Hit> {
 
 /// A JSON or query key that pollutes prototypes: `__proto__`, `constructor`, `prototype`.
 pub fn javascript_key(key: &str) -> Vec<Hit> {
-    let lower = key.to_ascii_lowercase();
+    let lower = crate::lower_case(key);
     if lower == "__proto__"
         || lower.contains("[__proto__]")
         || lower.contains("constructor[prototype]")
@@ -474,7 +477,7 @@ pub fn ldap(value: &str) -> Vec<Hit> {
     if !(value.contains(['(', ')']) || value.contains(':') && value.contains('=')) {
         return Vec::new();
     }
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut score = 0;
     let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
     for op in ["(&(", "(|(", "(!("] {
@@ -520,7 +523,7 @@ pub fn ldap(value: &str) -> Vec<Hit> {
 
 /// Server-side include directives: `<!--#exec cmd=...-->`, `<!--#include virtual=...-->`.
 pub fn ssi(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut from = 0;
     while let Some(p) = lower[from..].find("<!--#") {
         let at = from + p + 5;
@@ -547,7 +550,7 @@ pub fn crlf(value: &str) -> Vec<Hit> {
     if !value.contains(['\r', '\n']) {
         return Vec::new();
     }
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut hits = Vec::new();
     for line in lower.split(['\r', '\n']).skip(1) {
         let line = line.trim_start_matches([' ', '\t']);
@@ -575,7 +578,7 @@ pub fn crlf(value: &str) -> Vec<Hit> {
 
 /// GraphQL introspection: `__schema {` or `__type(`, queried as fields.
 pub fn graphql(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let queried = |name: &str, next: &[char]| {
         lower.match_indices(name).any(|(at, _)| {
             lower[at + name.len()..]
@@ -595,7 +598,7 @@ pub fn graphql(value: &str) -> Vec<Hit> {
 
 /// The user agent of a known attack tool or vulnerability scanner.
 pub fn tool_user_agent(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     if TOOL_NEEDLES.any(&lower) {
         vec![Hit {
             rule: "scanner.user_agent",

@@ -13,6 +13,8 @@
 //! stays linear in the size of what it inspects.
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
+
 pub mod cmd;
 pub mod code;
 pub mod decode;
@@ -83,6 +85,17 @@ const fn byte_class(extra: &[u8]) -> [bool; 256] {
     class
 }
 
+/// `text` with ASCII letters in lower case, borrowed when it has no upper-case letter: the
+/// scanners that compare without regard to case call it on what they are given, and
+/// [`scan`] gives them the value lower-cased once, so that they copy nothing.
+pub(crate) fn lower_case(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The bytes of [`inert`] values.
 static INERT: [bool; 256] = byte_class(b"-_@");
 /// The bytes of prose: letters, digits, blanks, quotes and sentence punctuation, ASCII only.
@@ -105,14 +118,16 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
         // rules need: only SQL (keywords and quotes), commands, the Java and JavaScript
         // names and, at level 2, script sinks are looked for in it.
         let prose = form.bytes().all(|b| PROSE[usize::from(b)]);
-        let full = |scan: fn(&str) -> Vec<Hit>| if prose { Vec::new() } else { scan(&form) };
+        // Scanners that compare without regard to case read one lower-cased copy.
+        let lower = lower_case(&form);
+        let full = |scan: fn(&str) -> Vec<Hit>| if prose { Vec::new() } else { scan(&lower) };
         let found = [
             sql::inspect(&form),
             // Level 2's script sinks (`document.cookie`) are letters and dots.
             if prose && level < 2 {
                 Vec::new()
             } else {
-                xss::inspect(&form, level)
+                xss::inspect(&lower, level)
             },
             cmd::inspect(&form),
             full(path::inspect),

@@ -41,13 +41,13 @@ const NOSQL_CODE: &[&str] = &["$where", "$function", "$accumulator", "$expr", "$
 
 /// A JSON object key (or a bracketed query key) used as a NoSQL operator.
 pub fn nosql_key(key: &str) -> Vec<Hit> {
-    let lower = key.to_ascii_lowercase();
-    if NOSQL_CODE.contains(&lower.as_str()) {
+    let lower = crate::lower_case(key);
+    if NOSQL_CODE.contains(&&*lower) {
         vec![Hit {
             rule: "nosql.code_operator",
             score: 5,
         }]
-    } else if NOSQL_OPERATORS.contains(&lower.as_str()) {
+    } else if NOSQL_OPERATORS.contains(&&*lower) {
         vec![Hit {
             rule: "nosql.operator_key",
             score: 5,
@@ -59,7 +59,7 @@ pub fn nosql_key(key: &str) -> Vec<Hit> {
 
 /// NoSQL operators written inside a value: `user[$ne]=x`, `{"$gt": ""}`, `$where`.
 pub fn nosql(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut hits = Vec::new();
     let mut from = 0;
     while let Some(p) = lower[from..].find('$') {
@@ -164,7 +164,7 @@ fn declares(lower: &str) -> bool {
 /// MongoDB shell calls and server-side JavaScript: `db.users.drop()`,
 /// `;var d = new Date(); do{...}while(...)`.
 pub fn nosql_code(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut hits = Vec::new();
     let mut from = 0;
     while let Some(p) = lower[from..].find("db.") {
@@ -255,7 +255,7 @@ static TEMPLATE_RUNTIME_NEEDLES: Needles = Needles::new(&[
 
 /// Server-side template injection markers.
 pub fn ssti(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut best = 0;
     for (open, close) in [
         ("{{", "}}"),
@@ -300,7 +300,9 @@ pub fn ssti(value: &str) -> Vec<Hit> {
             best = best.max(score);
         }
     }
-    if lower.contains("<#assign") || lower.contains("#set(") || lower.contains("<#include") {
+    if memchr::memchr(b'#', lower.as_bytes()).is_some()
+        && (lower.contains("<#assign") || lower.contains("#set(") || lower.contains("<#include"))
+    {
         best = best.max(4);
     }
     if TEMPLATE_RUNTIME_NEEDLES.any(&lower) {
@@ -324,7 +326,11 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
 
 /// XML external entities and XInclude.
 pub fn xxe(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    // Declarations start with `<`; XInclude is a namespace prefix, with its `:`.
+    if memchr::memchr2(b'<', b':', value.as_bytes()).is_none() {
+        return Vec::new();
+    }
+    let lower = crate::lower_case(value);
     let mut hits = Vec::new();
     if let Some(p) = lower.find("<!entity") {
         let rest = &lower[p..];

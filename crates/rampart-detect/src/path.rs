@@ -3,6 +3,8 @@
 //! fetch, and NUL bytes that cut a name short. It runs on decoded forms (see
 //! [`crate::decode`]), so `%2e%2e%2f` and `..%5c` arrive here as `../` and `..\`.
 
+use std::borrow::Cow;
+
 use crate::sql::Hit;
 
 /// Files whose names alone are a strong sign, compared lower-case with `/` separators.
@@ -76,13 +78,13 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     // One spelling: lower case, `/` for `\`, `;` path parameters (`..;/`) dropped.
     // Overlong UTF-8 and full-width forms of `.` and `/` are read as them by lenient
     // decoders (IIS, old Java and Tomcat).
-    let lower = value.to_ascii_lowercase();
-    let mut spelled = lower.clone();
+    let lower = crate::lower_case(value);
+    let mut spelled: Cow<'_, str> = Cow::Borrowed(&lower);
     // Every overlong spelling is percent-encoded.
     if spelled.contains('%') {
         for (form, plain) in OVERLONG {
             if spelled.contains(form) {
-                spelled = spelled.replace(form, plain);
+                spelled = Cow::Owned(spelled.replace(form, plain));
             }
         }
     }

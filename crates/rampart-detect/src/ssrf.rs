@@ -27,7 +27,7 @@ const SCHEMES: &[&str] = &["gopher", "dict", "ldap", "tftp", "jar", "netdoc", "s
 
 /// The SSRF rules `value` matches, each once with its score.
 pub fn inspect(value: &str) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let mut hits: Vec<Hit> = Vec::new();
     let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
     let mut from = 0;

@@ -117,7 +117,7 @@ const SINKS: &[&str] = &[
 /// The XSS rules `value` matches, each once with its score. `level` 2 adds the script
 /// sinks.
 pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
-    let lower = value.to_ascii_lowercase();
+    let lower = crate::lower_case(value);
     let bytes = lower.as_bytes();
     let mut hits: Vec<Hit> = Vec::new();
     let mut hit = |rule: &'static str, score: u32| crate::sql::add(&mut hits, Hit { rule, score });
@@ -178,15 +178,20 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     }
 
     // A handler injected after breaking out of an attribute: `" onmouseover=...`.
-    if has_handler(&lower, true) {
+    if memchr::memchr(b'=', bytes).is_some() && has_handler(&lower, true) {
         hit("xss.event_handler", 5);
     }
 
-    // Script-bearing URL schemes, with the blanks browsers skip taken out.
-    let squeezed: String = lower
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r' | '\0'))
-        .collect();
+    // Script-bearing URL schemes, with the blanks browsers skip taken out. Schemes and
+    // `data:` end in `:`.
+    let squeezed: String = if memchr::memchr(b':', bytes).is_some() {
+        lower
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r' | '\0'))
+            .collect()
+    } else {
+        String::new()
+    };
     for scheme in ["javascript:", "vbscript:", "livescript:"] {
         if let Some(p) = squeezed.find(scheme) {
             let before = squeezed[..p].trim_end();
@@ -205,9 +210,10 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     if squeezed.contains("data:text/html") || squeezed.contains("data:image/svg+xml") {
         hit("xss.data_html", 4);
     }
-    if lower.contains("expression(") && (lower.contains("style") || lower.contains(':'))
-        || lower.contains("-moz-binding")
-        || lower.contains("behavior:")
+    if memchr::memchr3(b'(', b'-', b':', bytes).is_some()
+        && (lower.contains("expression(") && (lower.contains("style") || lower.contains(':'))
+            || lower.contains("-moz-binding")
+            || lower.contains("behavior:"))
     {
         // In markup (a tag or a style attribute) it runs; in prose it is a mention.
         let markup = lower.contains('<') || lower.contains("style");
