@@ -7,6 +7,8 @@
 //! code-like argument, a filter operator after a broken parenthesis), not for payload
 //! strings. Every check is a forward scan of the lowercased value: linear time.
 
+use std::borrow::Cow;
+
 use crate::sql::Hit;
 
 /// PHP functions that run commands or code, read or write files, or decode hidden code.
@@ -437,6 +439,10 @@ pub fn javascript(value: &str) -> Vec<Hit> {
 
 /// A JSON or query key that pollutes prototypes: `__proto__`, `constructor`, `prototype`.
 pub fn javascript_key(key: &str) -> Vec<Hit> {
+    // `__proto__` has its `_`, `constructor[prototype]` its `[`.
+    if memchr::memchr2(b'_', b'[', key.as_bytes()).is_none() {
+        return Vec::new();
+    }
     let lower = crate::lower_case(key);
     if lower == "__proto__"
         || lower.contains("[__proto__]")
@@ -479,7 +485,11 @@ pub fn ldap(value: &str) -> Vec<Hit> {
     }
     let lower = crate::lower_case(value);
     let mut score = 0;
-    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact: Cow<'_, str> = if lower.chars().any(char::is_whitespace) {
+        Cow::Owned(lower.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        lower
+    };
     for op in ["(&(", "(|(", "(!("] {
         if compact.contains(op) {
             score = score.max(5);
@@ -616,6 +626,22 @@ mod tests {
 
     fn score(f: fn(&str) -> Vec<Hit>, value: &str) -> u32 {
         total(&f(value))
+    }
+
+    #[test]
+    fn every_runtime_needle_is_marked_for_its_rules() {
+        for (list, mark) in [
+            (JAVA_MARKERS, 0),
+            (JS_MARKERS, 1),
+            (PROTO_KEYS, 2),
+            (SERIAL_STREAM_MAGIC, 3),
+        ] {
+            for needle in list {
+                let marks = Marks::of(needle);
+                let found = [marks.java, marks.javascript, marks.proto, marks.serial];
+                assert!(found[mark], "{needle:?} is not seen by Marks::of");
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,10 @@ const NOSQL_CODE: &[&str] = &["$where", "$function", "$accumulator", "$expr", "$
 
 /// A JSON object key (or a bracketed query key) used as a NoSQL operator.
 pub fn nosql_key(key: &str) -> Vec<Hit> {
+    // Every operator starts with `$`.
+    if !key.starts_with('$') {
+        return Vec::new();
+    }
     let lower = crate::lower_case(key);
     if NOSQL_CODE.contains(&&*lower) {
         vec![Hit {
@@ -143,6 +147,20 @@ const JS_STATEMENTS: &[&str] = &[
     "printjson(",
 ];
 
+static JS_STATEMENT_NEEDLES: Needles = Needles::new(JS_STATEMENTS);
+
+/// How many different [`JS_STATEMENTS`] occur in `lower`, from one pass.
+fn statements(lower: &str) -> usize {
+    let mut seen: Vec<&str> = Vec::new();
+    JS_STATEMENT_NEEDLES.each(lower, |statement, _| {
+        if !seen.contains(&statement) {
+            seen.push(statement);
+        }
+        true
+    });
+    seen.len()
+}
+
 /// `var name =`, `let name =`, `const name =`: a declaration with its assignment.
 fn declares(lower: &str) -> bool {
     ["var ", "let ", "const "].iter().any(|kw| {
@@ -193,11 +211,7 @@ pub fn nosql_code(value: &str) -> Vec<Hit> {
         }
     }
     // Statements only count where code separates them.
-    if lower.contains([';', '{'])
-        && JS_STATEMENTS.iter().filter(|s| lower.contains(**s)).count()
-            + usize::from(declares(&lower))
-            >= 2
-    {
+    if lower.contains([';', '{']) && statements(&lower) + usize::from(declares(&lower)) >= 2 {
         hits.push(Hit {
             rule: "nosql.javascript",
             score: 5,

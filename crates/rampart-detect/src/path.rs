@@ -88,18 +88,32 @@ pub fn inspect(value: &str) -> Vec<Hit> {
             }
         }
     }
-    let norm: String = spelled
-        .chars()
-        .filter(|c| *c != ';')
-        .map(|c| match c {
-            '\\' | '\u{ff0f}' | '\u{ff3c}' | '\u{2215}' | '\u{2044}' => '/',
-            '\u{ff0e}' | '\u{2024}' => '.',
-            c => c,
-        })
-        .collect();
+    // Only `;`, `\` and non-ASCII characters are respelled: without them, no copy.
+    let respelled = spelled
+        .bytes()
+        .any(|b| matches!(b, b';' | b'\\') || !b.is_ascii());
+    let norm: Cow<'_, str> = if respelled {
+        Cow::Owned(
+            spelled
+                .chars()
+                .filter(|c| *c != ';')
+                .map(|c| match c {
+                    '\\' | '\u{ff0f}' | '\u{ff3c}' | '\u{2215}' | '\u{2044}' => '/',
+                    '\u{ff0e}' | '\u{2024}' => '.',
+                    c => c,
+                })
+                .collect(),
+        )
+    } else {
+        spelled
+    };
     let climbs = count_climbs(&norm);
-    // `etc/./passwd` and `etc//passwd` name `etc/passwd`.
-    let flat = {
+    // `etc/./passwd` and `etc//passwd` name `etc/passwd`. Without an empty or `.`
+    // segment the flat form only loses a trailing `/`, and names no file `norm` does not.
+    let flattens = norm.contains("//") || norm.contains("/.") || norm.starts_with('.');
+    let flat = if !flattens {
+        String::new()
+    } else {
         let segments: Vec<&str> = norm
             .split('/')
             .filter(|s| !s.is_empty() && *s != ".")
@@ -115,7 +129,7 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     } else if climbs == 1 {
         hit("path.traversal", 3);
     }
-    if contains_file(&norm) || flat != norm && contains_file(&flat) {
+    if contains_file(&norm) || flattens && contains_file(&flat) {
         hit("path.sensitive_file", 4);
     }
     if WRAPPER_NEEDLES.any(&norm) {

@@ -482,6 +482,15 @@ pub fn add(hits: &mut Vec<Hit>, hit: Hit) {
     }
 }
 
+/// `tokens` from the first one `skip` refuses.
+fn skip_while<'s, 'a>(
+    tokens: &'s [&'a Token<'a>],
+    skip: impl Fn(&Token<'a>) -> bool,
+) -> &'s [&'a Token<'a>] {
+    let n = tokens.iter().take_while(|t| skip(t)).count();
+    &tokens[n..]
+}
+
 fn significant<'a>(tokens: &'a [Token<'a>]) -> impl Iterator<Item = &'a Token<'a>> {
     tokens.iter().filter(|t| t.kind != Kind::Comment)
 }
@@ -670,13 +679,9 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
     if sig.iter().enumerate().any(|(i, t)| {
         t.kind == Kind::Logic
             && !t.text.eq_ignore_ascii_case("NOT")
-            && constant_comparison(
-                &sig[i + 1..]
-                    .iter()
-                    .skip_while(|x| x.text.eq_ignore_ascii_case("NOT") || x.text == "!")
-                    .copied()
-                    .collect::<Vec<_>>(),
-            )
+            && constant_comparison(skip_while(&sig[i + 1..], |x| {
+                x.text.eq_ignore_ascii_case("NOT") || x.text == "!"
+            }))
     }) {
         add(
             &mut hits,
@@ -774,12 +779,7 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
             // end, leaving no other token); what comes next, past closing parentheses,
             // decides.
             let closed = tokens.len() > 1;
-            let after: Vec<&Token<'_>> = sig
-                .iter()
-                .skip(1)
-                .skip_while(|t| t.kind == Kind::Close)
-                .copied()
-                .collect();
+            let after = skip_while(sig.get(1..).unwrap_or_default(), |t| t.kind == Kind::Close);
             if closed && !after.is_empty() {
                 match after[0].kind {
                     Kind::Logic => {
@@ -838,12 +838,9 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
         }
         Context::Bare => {
             // A number extended by a condition: `1 OR 1=1`, `-1 AND SLEEP(5)`, `1) OR (1=1`.
-            let mut body = sig.iter().skip_while(|t| t.kind == Kind::Arith);
-            let number = body.next().is_some_and(|t| t.kind == Kind::Num);
-            let rest: Vec<&Token<'_>> = body
-                .skip_while(|t| t.kind == Kind::Close)
-                .copied()
-                .collect();
+            let body = skip_while(&sig, |t| t.kind == Kind::Arith);
+            let number = body.first().is_some_and(|t| t.kind == Kind::Num);
+            let rest = skip_while(body.get(1..).unwrap_or_default(), |t| t.kind == Kind::Close);
             if number
                 && rest.len() >= 2
                 && rest[0].kind == Kind::Logic
