@@ -495,6 +495,17 @@ impl Pipeline {
         {
             return Err(Rejection::PayloadTooLarge);
         }
+        // One media type (RFC 9110 §8.3): with two, validation and detection could read the
+        // body as one type while the upstream parses it as the other.
+        if request
+            .headers()
+            .get_all(header::CONTENT_TYPE)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return Err(Rejection::BadRequest("http.content_type_duplicate"));
+        }
 
         // Stage 6a: OpenAPI validation. The head first; the body only when a schema
         // applies to it.

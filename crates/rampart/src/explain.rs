@@ -69,7 +69,7 @@ const REASONS: &[(&str, &str, &str)] = &[
     ),
     (
         "http.",
-        "The request's framing or head broke HTTP rules or limits (ambiguous Content-Length and Transfer-Encoding, obsolete line folding, oversized head, slow headers or body, unknown method...). Refused before routing so that the gateway and the upstream can never read one request two ways.",
+        "The request's framing or head broke HTTP rules or limits (ambiguous Content-Length and Transfer-Encoding, two Host or two Content-Type fields, obsolete line folding, oversized head, slow headers or body, unknown method...). Refused before routing so that the gateway and the upstream can never read one request two ways.",
         "Fix the client; limits are set under [server] (max_header_bytes, max_uri_bytes, max_body_bytes, header_read_timeout, body_read_timeout).",
     ),
     (

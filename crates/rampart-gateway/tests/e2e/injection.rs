@@ -400,6 +400,19 @@ async fn bodies_are_read_within_the_limits_and_binary_bytes_skipped() {
     assert_eq!(answer.status, 200);
     assert_eq!(&rig.upstream.last().body[..], png);
 
+    // Two media types are refused before either is believed: the detector might read the
+    // body as the first, the upstream as the second.
+    let raw = "POST /strict/items HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    let seen = rig.upstream.heads();
+    let answer = raw_exchange(rig.gateway.listen, raw.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(
+        statuses(&answer),
+        vec![400],
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(rig.upstream.heads(), seen, "never forwarded");
+
     // Claiming a binary type does not hide a text body.
     // (On the tuned route, whose exclusions are SQL only: the strict route's block count is
     // another test's to assert.)
