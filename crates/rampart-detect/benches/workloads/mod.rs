@@ -7,8 +7,9 @@
 use rampart_detect::extract::{self, Place};
 use rampart_detect::{Policy, Report};
 
-pub const QUERY: &str = "q=blue+running+shoes&page=2&sort=price_desc&lang=en-US&size=42&color=navy";
-pub const HEADERS: &[(&str, &str)] = &[
+pub(crate) const QUERY: &str =
+    "q=blue+running+shoes&page=2&sort=price_desc&lang=en-US&size=42&color=navy";
+pub(crate) const HEADERS: &[(&str, &str)] = &[
     (
         "user-agent",
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
@@ -18,7 +19,7 @@ pub const HEADERS: &[(&str, &str)] = &[
     ("referer", "https://shop.example.com/search?q=shoes"),
 ];
 
-pub fn order() -> String {
+pub(crate) fn order() -> String {
     let names = [
         "Running shoes",
         "Trail socks (3 pack)",
@@ -53,7 +54,7 @@ pub fn order() -> String {
 }
 
 /// Path segments, query and headers of the GET.
-pub fn get_head(policy: &Policy, query: &str, headers: &[(&str, &str)]) -> Report {
+pub(crate) fn get_head(policy: &Policy, query: &str, headers: &[(&str, &str)]) -> Report {
     let mut report = Report::default();
     for seg in ["v1", "items", "42"] {
         policy.check(&mut report, Place::Path, seg, false);
@@ -68,7 +69,7 @@ pub fn get_head(policy: &Policy, query: &str, headers: &[(&str, &str)]) -> Repor
 }
 
 /// The JSON body.
-pub fn json_body(policy: &Policy, body: &str) -> Report {
+pub(crate) fn json_body(policy: &Policy, body: &str) -> Report {
     let mut report = Report::default();
     extract::body(
         Some("application/json"),
@@ -79,6 +80,6 @@ pub fn json_body(policy: &Policy, body: &str) -> Report {
 }
 
 /// 1.4 KB of prose, one value.
-pub fn prose() -> String {
+pub(crate) fn prose() -> String {
     "Looking forward to it. ".repeat(60)
 }
