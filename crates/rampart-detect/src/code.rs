@@ -357,6 +357,8 @@ pub fn runtime(value: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     // `${jndi:ldap://...}`, also as `${${lower:j}ndi:...}` or `${${::-j}${::-n}di:...}`:
     // the letters after `${` spell jndi and then a naming protocol.
+    // (`memchr` first: most values have no `$`, and it is cheaper than setting up the
+    // substring search.)
     let lookups = memchr::memchr(b'$', value.as_bytes()).is_some() && value.contains("${");
     // Type tags that make YAML loaders build arbitrary objects.
     let tags = value.bytes().any(|b| matches!(b, b'!' | b':'));
@@ -404,14 +406,7 @@ pub fn runtime(value: &str) -> Vec<Hit> {
     {
         push(&mut hits, "java.deserialization_tag", 5);
     }
-    // Serialized Java objects: the stream magic in hex (any case) or base64.
-    if marks.serial
-        && (value.contains("rO0AB")
-            || value
-                .as_bytes()
-                .windows(8)
-                .any(|w| w.eq_ignore_ascii_case(b"aced0005")))
-    {
+    if marks.serial && serialized_java(value) {
         push(&mut hits, "java.serialized_object", 5);
     }
     if marks.proto {
@@ -421,6 +416,16 @@ pub fn runtime(value: &str) -> Vec<Hit> {
         push(&mut hits, "js.runtime_access", 5);
     }
     hits
+}
+
+/// A serialized Java object's stream magic: in hex (any case), or in base64 (`rO0AB`,
+/// whose case is meaningful).
+pub(crate) fn serialized_java(value: &str) -> bool {
+    value.contains("rO0AB")
+        || value
+            .as_bytes()
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"aced0005"))
 }
 
 /// The Java rules of [`runtime`].

@@ -61,12 +61,7 @@ impl Scanners {
 /// identifiers, numbers and dates are, and they are passed without decoding or scanning.
 /// (Dots are not inert: `java.lang.Runtime` is an attack made of letters and dots.)
 fn inert(value: &str) -> bool {
-    value.bytes().all(|b| INERT[usize::from(b)])
-        && !value.contains("rO0AB")
-        && !value
-            .as_bytes()
-            .windows(8)
-            .any(|w| w.eq_ignore_ascii_case(b"aced0005"))
+    value.bytes().all(|b| INERT[usize::from(b)]) && !code::serialized_java(value)
 }
 
 /// ASCII letters and digits, and `extra`: a byte class looked up by index.
@@ -118,8 +113,13 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
         // rules need: only SQL (keywords and quotes), commands, the Java and JavaScript
         // names and, at level 2, script sinks are looked for in it.
         let prose = form.bytes().all(|b| PROSE[usize::from(b)]);
-        // Scanners that compare without regard to case read one lower-cased copy.
-        let lower = lower_case(&form);
+        // Scanners that compare without regard to case read one lower-cased copy; prose at
+        // level 1 reaches none of them.
+        let lower = if prose && level < 2 {
+            Cow::Borrowed(&*form)
+        } else {
+            lower_case(&form)
+        };
         let full = |scan: fn(&str) -> Vec<Hit>| if prose { Vec::new() } else { scan(&lower) };
         let found = [
             sql::inspect(&form),

@@ -227,6 +227,12 @@ mod tests {
     #[test]
     fn the_memo_is_bounded() {
         let injection = Injection::default();
+        let policy = &injection.policy;
+        // A clean value is remembered: the next request does not scan it again.
+        let browser = "Mozilla/5.0 (Macintosh) Safari/605.1.15";
+        score(&injection, &[("user-agent", browser)]);
+        assert!(CleanHeaders::seen(policy, "user-agent", browser));
+        assert!(!CleanHeaders::seen(policy, "referer", browser));
         for i in 0..MAX_REMEMBERED + 10 {
             score(&injection, &[("x-trace", &format!("trace-{i} (clean)"))]);
         }
@@ -234,7 +240,6 @@ mod tests {
         assert!(held <= MAX_REMEMBERED, "{held}");
         let long = "a (b) ".repeat(MAX_REMEMBERED_BYTES);
         score(&injection, &[("x-long", &long)]);
-        let policy = &injection.policy;
         assert!(!CleanHeaders::seen(policy, "x-long", &long));
     }
 }
