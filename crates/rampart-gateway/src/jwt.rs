@@ -172,7 +172,7 @@ impl IssuerState {
             return true;
         }
         if last.is_some_and(|at| at.elapsed() < KID_REFRESH_EVERY) {
-            crate::metrics::jwks_fetch("throttled");
+            crate::metrics::jwks_fetch(&self.issuer.policy.issuer, "throttled");
             return false;
         }
         *last = Some(Instant::now());
@@ -195,11 +195,11 @@ impl IssuerState {
                     "JWKS fetched"
                 );
                 self.issuer.set_keys(keys);
-                crate::metrics::jwks_fetch("ok");
+                crate::metrics::jwks_fetch(&self.issuer.policy.issuer, "ok");
                 true
             }
             Err(e) => {
-                crate::metrics::jwks_fetch("failed");
+                crate::metrics::jwks_fetch(&self.issuer.policy.issuer, "failed");
                 tracing::warn!(
                     issuer = %self.issuer.policy.issuer,
                     error = %e,
@@ -241,8 +241,13 @@ fn load_file(path: &std::path::Path) -> Result<KeySet, String> {
     Ok(keys)
 }
 
+/// Key sets are fetched minutes apart, so every fetch opens its own connection: a pooled one
+/// would sit idle until the provider's keep-alive timer closes it, and a fetch that raced
+/// that close would fail, leaving a just-rotated key unknown until the next try.
 fn fetcher(ca: Option<&std::path::Path>) -> Result<Fetcher, String> {
-    Ok(Client::builder(TokioExecutor::new()).build(https_connector(ca)?))
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(https_connector(ca)?))
 }
 
 /// An HTTPS connector trusting the system roots plus `ca`; plain http:// only where the

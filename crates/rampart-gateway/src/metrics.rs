@@ -196,9 +196,11 @@ pub fn introspection(result: &'static str) {
     counter!("rampart_introspections_total", "result" => result).increment(1);
 }
 
-/// A JWKS fetch: `ok`, `failed`, or `throttled` (an unknown kid within the refresh limit).
-pub fn jwks_fetch(result: &'static str) {
-    counter!("rampart_jwks_fetches_total", "result" => result).increment(1);
+/// A JWKS fetch for `issuer` (one of the configured few): `ok`, `failed`, or `throttled`
+/// (an unknown kid within the refresh limit).
+pub fn jwks_fetch(issuer: &str, result: &'static str) {
+    counter!("rampart_jwks_fetches_total", "issuer" => issuer.to_owned(), "result" => result)
+        .increment(1);
 }
 
 /// The store could not be read or written (`what`: refresh, last_used).

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +22,10 @@ pub const GATEWAY_CLIENT_ID: &str = "rampart-gateway";
 pub const GATEWAY_CLIENT_SECRET: &str = "rampart-gateway-secret";
 
 static INSTALL: Mutex<bool> = Mutex::new(false);
+
+/// How long a provider may take to say `READY` (it makes five key pairs first).
+const START_DEADLINE: Duration = Duration::from_secs(30);
+const START_ATTEMPTS: usize = 3;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
@@ -64,8 +68,26 @@ impl Drop for Provider {
 impl Provider {
     /// Starts the provider on an ephemeral loopback port. `short_ttl` is the lifetime in
     /// seconds of tokens for `https://short.rampart.test`.
+    ///
+    /// A provider that has not said `READY` within [`START_DEADLINE`] is killed and started
+    /// again, up to [`START_ATTEMPTS`] times in all; then the test fails, saying so. (Node
+    /// once hung before printing it, on a loaded machine; a test must never wait forever.)
     pub fn start(short_ttl: u64) -> Provider {
         install();
+        let mut said = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(short_ttl) {
+                Ok(provider) => return provider,
+                Err(why) => said.push(why),
+            }
+        }
+        panic!(
+            "the OIDC provider did not start in {START_ATTEMPTS} attempts: {}",
+            said.join("; ")
+        );
+    }
+
+    fn try_start(short_ttl: u64) -> Result<Provider, String> {
         let mut child = Command::new("node")
             .arg("provider.mjs")
             .arg("0")
@@ -76,19 +98,34 @@ impl Provider {
             .spawn()
             .expect("node is required for the OIDC tests");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("provider output");
+        // The first line is read on a thread of its own so that this one can stop waiting.
+        // Killing the child closes the pipe, which ends that thread's read.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = tx.send(read);
+        });
+        let line = match rx.recv_timeout(START_DEADLINE) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => format!("<unreadable: {e}>"),
+            Err(_) => format!("<no READY line within {START_DEADLINE:?}>"),
+        };
         let port = line
             .trim()
             .strip_prefix("READY ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("provider did not start: {line:?}"));
-        Provider {
-            child,
-            port,
-            client: HttpClient::new(None, false),
+            .and_then(|p| p.parse().ok());
+        match port {
+            Some(port) => Ok(Provider {
+                child,
+                port,
+                client: HttpClient::new(None, false),
+            }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("provider did not start: {}", line.trim()))
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! A signing-key rotation at a real OpenID Provider (npm `oidc-provider`) in the middle of
-//! traffic, and a flood of unknown key ids. A binary of its own: it reads the process-wide
-//! metrics, which another test's gateway would move.
+//! traffic, and a flood of unknown key ids. The JWKS fetch counters it reads are
+//! process-wide; it reads only those labelled with its own provider's issuer.
 
 use std::time::Instant;
 
@@ -45,22 +45,30 @@ async fn a_signing_key_rotation_mid_traffic_fails_no_request_and_random_kids_are
     assert_eq!(rig.call("GET", Some(&first)).await.status, 401);
 
     // A flood of tokens naming random kids costs the provider at most one more fetch.
-    let fetches = rig.metric("rampart_jwks_fetches_total{result=\"ok\"").await;
+    let issuer = format!("issuer=\"{}\"", rig.provider.issuer());
+    let fetches = rig
+        .metric("rampart_jwks_fetches_total", &[&issuer, "result=\"ok\""])
+        .await;
     let body = first.split('.').nth(1).expect("payload");
     for i in 0..50 {
         let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","kid":"random-{i}"}}"#));
         let forged = format!("{header}.{body}.c2ln");
         assert_eq!(rig.call("GET", Some(&forged)).await.status, 401);
     }
-    let after = rig.metric("rampart_jwks_fetches_total{result=\"ok\"").await;
+    let after = rig
+        .metric("rampart_jwks_fetches_total", &[&issuer, "result=\"ok\""])
+        .await;
     eprintln!(
         "JWKS fetches during a 50-token random-kid flood: {}",
         after - fetches
     );
     assert!(after - fetches <= 1.0, "{fetches} -> {after}");
     assert!(
-        rig.metric("rampart_jwks_fetches_total{result=\"throttled\"")
-            .await
+        rig.metric(
+            "rampart_jwks_fetches_total",
+            &[&issuer, "result=\"throttled\""]
+        )
+        .await
             >= 49.0
     );
 }

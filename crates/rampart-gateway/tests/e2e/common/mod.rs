@@ -108,11 +108,15 @@ impl Rig {
         self.client.send(request).await.expect("exchange")
     }
 
-    pub async fn metric(&self, name: &str) -> f64 {
+    /// The sum of the samples of metric `name` that carry every one of `labels` (each
+    /// `key="value"`). The metrics are process-wide and this binary runs many gateways, so
+    /// a test names labels that only its own gateway's samples carry.
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
         let url = format!("http://{}/metrics", self.gateway.admin);
         let text = HttpClient::new(None, false).get(&url).await.text();
         text.lines()
-            .filter(|l| l.starts_with(name))
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+            .filter(|l| labels.iter().all(|label| l.contains(label)))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
