@@ -18,12 +18,71 @@ static PHP_FUNCTION_NEEDLES: Needles = Needles::new(PHP_FUNCTIONS);
 static PHP_GLOBAL_NEEDLES: Needles = Needles::new(PHP_GLOBALS);
 static TOOL_NEEDLES: Needles = Needles::new(TOOLS);
 /// Every literal the Java and JavaScript rules look for, searched in one pass.
-static RUNTIME_NEEDLES: Needles =
-    Needles::union(&[JAVA_MARKERS, JS_MARKERS, PROTO_KEYS, SERIAL_STREAM_MAGIC]);
+static RUNTIME_NEEDLES: Needles = Needles::union(&[
+    JAVA_MARKERS,
+    JS_MARKERS,
+    PROTO_KEYS,
+    SERIAL_STREAM_MAGIC,
+    JAVA_PACKAGES,
+]);
 
 const PROTO_KEYS: &[&str] = &["__proto__"];
-/// A serialized Java object's stream header, in hex and in base64.
-const SERIAL_STREAM_MAGIC: &[&str] = &["aced0005", "ro0ab"];
+/// A serialized Java object's stream header, in hex and in base64 at each of the three
+/// alignments base64 can give it (after 0, 1 or 2 bytes of something else).
+const SERIAL_STREAM_MAGIC: &[&str] = &["aced0005", "ro0ab", "kztaa", "cs7qaf"];
+
+/// Java packages whose classes run code, reach files, sockets, naming and reflection, or
+/// are the links of known deserialization gadget chains. A class of one of them named in a
+/// request (`java.io.FileOutputStream`, `org.apache.commons.collections.Transformer`) is how
+/// polymorphic deserializers, expression languages and JNDI are told what to build.
+/// Lower case, as Java spells packages; matched with their case.
+pub(crate) const JAVA_PACKAGES: &[&str] = &[
+    "java.lang",
+    "java.io",
+    "java.nio",
+    "java.net",
+    "java.rmi",
+    "java.beans",
+    "java.util",
+    "java.security",
+    "java.sql",
+    "javax.naming",
+    "javax.script",
+    "javax.management",
+    "javax.xml",
+    "javax.el",
+    "jdk.internal",
+    "jdk.nashorn",
+    "jdk.jshell",
+    "sun.misc",
+    "sun.reflect",
+    "sun.rmi",
+    "com.sun",
+    "org.apache.commons",
+    "org.apache.xalan",
+    "org.apache.xbean",
+    "org.apache.tomcat",
+    "org.apache.catalina",
+    "org.apache.naming",
+    "org.apache.logging",
+    "org.apache.struts2",
+    "org.apache.bcel",
+    "org.omg",
+    "org.springframework",
+    "org.codehaus.groovy",
+    "org.mozilla.javascript",
+    "org.hibernate",
+    "org.yaml.snakeyaml",
+    "org.python",
+    "com.opensymphony",
+    "com.mchange",
+    "com.alibaba.fastjson",
+    "com.fasterxml.jackson",
+    "freemarker.template",
+    "groovy.lang",
+    "ognl",
+    "bsh",
+];
 
 const PHP_FUNCTIONS: &[&str] = &[
     "system",
@@ -111,6 +170,23 @@ const JAVA_MARKERS: &[&str] = &[
     "java.io.fileinputstream",
     "java.net.url",
     "new java.",
+    // The functors and carriers of the commons-collections and JDK gadget chains.
+    "instantiatetransformer",
+    "instantiatefactory",
+    "chainedtransformer",
+    "constanttransformer",
+    "clonetransformer",
+    "prototypeclonefactory",
+    "prototypeserializationfactory",
+    "whileclosure",
+    "forclosure",
+    "templatesimpl",
+    "jdbcrowsetimpl",
+    "badattributevalueexpexception",
+    "annotationinvocationhandler",
+    // `java.` starting a dotted name: the runtime reached through it is checked by
+    // [`Marks::of`] (`java.Runtime`, `java.evil.ProcessBuilder`).
+    "java.",
 ];
 
 /// Node.js and JavaScript runtime internals a sandbox escape or code injection reaches for.
@@ -321,6 +397,7 @@ pub fn php(value: &str) -> Vec<Hit> {
 #[derive(Default)]
 struct Marks {
     java: bool,
+    java_class: bool,
     javascript: bool,
     proto: bool,
     serial: bool,
@@ -333,20 +410,73 @@ impl Marks {
         if !RUNTIME_NEEDLES.any(value) {
             return marks;
         }
-        RUNTIME_NEEDLES.each(value, |needle, _| {
-            if JAVA_MARKERS.contains(&needle) {
+        RUNTIME_NEEDLES.each(value, |needle, at| {
+            // A package can be a marker too (`javax.naming`): both are looked at.
+            if JAVA_PACKAGES.contains(&needle) {
+                marks.java_class |= java_class_name(value, at, needle);
+            }
+            if needle == "java." {
+                marks.java |= java_runtime_name(value, at);
+            } else if JAVA_MARKERS.contains(&needle) {
                 marks.java = true;
             } else if JS_MARKERS.contains(&needle) {
                 marks.javascript = true;
             } else if PROTO_KEYS.contains(&needle) {
                 marks.proto = true;
-            } else {
+            } else if SERIAL_STREAM_MAGIC.contains(&needle) {
                 marks.serial = true;
             }
             true
         });
         marks
     }
+}
+
+/// The dotted name (`a.b.C`) that starts at `at`, if nothing of a longer name comes
+/// before it.
+fn dotted_name(value: &str, at: usize) -> Option<&str> {
+    let name_byte = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'.');
+    if value.as_bytes()[..at].last().is_some_and(name_byte) {
+        return None;
+    }
+    let rest = &value[at..];
+    let len = rest.bytes().take_while(name_byte).count();
+    Some(&rest[..len])
+}
+
+/// Whether the dotted name at `at` starts with `java.` and reaches the runtime or a
+/// process builder through it: `java.Runtime`, `java.lang.ProcessBuilder`,
+/// `java.evil.runtime`.
+fn java_runtime_name(value: &str, at: usize) -> bool {
+    dotted_name(value, at).is_some_and(|name| {
+        name.split('.').skip(1).any(|segment| {
+            segment.eq_ignore_ascii_case("runtime")
+                || segment.eq_ignore_ascii_case("processbuilder")
+        })
+    })
+}
+
+/// Whether a class or subpackage of `package` (one of [`JAVA_PACKAGES`]) is named at `at`,
+/// spelled as Java spells it: `java.io.File`, `org.omg.CORBA`, `com.opensymphony.xwork2`.
+/// A one-word package (`ognl`, `bsh`) counts only with a class after it (`ognl.Ognl`),
+/// so that host names such as `ognl.org` do not.
+fn java_class_name(value: &str, at: usize, package: &str) -> bool {
+    let Some(name) = dotted_name(value, at) else {
+        return false;
+    };
+    let Some(next) = name
+        .strip_prefix(package)
+        .and_then(|rest| rest.strip_prefix('.'))
+    else {
+        return false;
+    };
+    let Some(first) = next.bytes().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return false;
+    }
+    package.contains('.') || first.is_ascii_uppercase()
 }
 
 /// Java and JavaScript runtimes in one pass over the value: JNDI lookups (also hidden in
@@ -390,6 +520,9 @@ pub fn runtime(value: &str) -> Vec<Hit> {
     if marks.java {
         push(&mut hits, "java.runtime_access", 5);
     }
+    if marks.java_class {
+        push(&mut hits, "java.class_name", 5);
+    }
     if tags
         && [
             "!!python/",
@@ -418,10 +551,15 @@ pub fn runtime(value: &str) -> Vec<Hit> {
     hits
 }
 
-/// A serialized Java object's stream magic: in hex (any case), or in base64 (`rO0AB`,
-/// whose case is meaningful).
+/// A serialized Java object's stream magic: in hex (any case), or in base64, whose case
+/// is meaningful: `rO0AB`, or after one or two other bytes `KztAA` and a sixth letter
+/// from `U` to `X` (the magic's last bits and the next byte's first two), or `Cs7QAF`.
 pub(crate) fn serialized_java(value: &str) -> bool {
     value.contains("rO0AB")
+        || value.contains("Cs7QAF")
+        || value
+            .match_indices("KztAA")
+            .any(|(at, _)| matches!(value.as_bytes().get(at + 5), Some(b'U'..=b'X')))
         || value
             .as_bytes()
             .windows(8)
@@ -640,10 +778,23 @@ mod tests {
             (JS_MARKERS, 1),
             (PROTO_KEYS, 2),
             (SERIAL_STREAM_MAGIC, 3),
+            (JAVA_PACKAGES, 4),
         ] {
             for needle in list {
-                let marks = Marks::of(needle);
-                let found = [marks.java, marks.javascript, marks.proto, marks.serial];
+                // A package counts with a class after it, and `java.` with the runtime.
+                let needle = match mark {
+                    4 => format!("{needle}.Class"),
+                    _ if *needle == "java." => "java.Runtime".to_owned(),
+                    _ => needle.to_string(),
+                };
+                let marks = Marks::of(&needle);
+                let found = [
+                    marks.java,
+                    marks.javascript,
+                    marks.proto,
+                    marks.serial,
+                    marks.java_class,
+                ];
                 assert!(found[mark], "{needle:?} is not seen by Marks::of");
             }
         }
@@ -685,12 +836,54 @@ mod tests {
             "%{(#_memberAccess['allowStaticMethodAccess']=true)}",
             "T(java.lang.Runtime).getRuntime().exec('id')",
             "rO0ABXNyABdqYXZhLnV0aWwuUHJpb3JpdHlRdWV1ZQ",
+            // The same stream after one and two other bytes: base64's other alignments.
+            "AKztAAVzcgAX",
+            "AACs7QAFc3IAFw==",
+            "java.Runtime",
+            "x=java.evil.ProcessBuilder",
+            "org.apache.commons.collections.functors.InstantiateTransformer",
+            "{\"@type\":\"com.sun.rowset.JdbcRowSetImpl\"}",
         ] {
             assert!(score(java, attack) >= 5, "{attack:?}: {:?}", java(attack));
         }
-        for text in ["${HOME}/bin", "I like Java and coffee", "price: ${price}"] {
-            assert!(score(java, text) < 5, "{text:?}");
+        for text in [
+            "${HOME}/bin",
+            "I like Java and coffee",
+            "price: ${price}",
+            "the java runtime",
+            "https://java.com/en/download",
+            "see ognl.org",
+            "myjava.lang.Thing",
+        ] {
+            assert!(score(java, text) < 5, "{text:?}: {:?}", java(text));
         }
+    }
+
+    #[test]
+    fn platform_class_names_are_level_two() {
+        for (text, named) in [
+            ("java.io.FileOutputStream", true),
+            ("[\"java.lang.String\", \"x\"]", true),
+            ("org.omg.CORBA", true),
+            ("com.opensymphony.xwork2", true),
+            ("ognl.OgnlContext", true),
+            ("bsh.Interpreter", true),
+            ("Java.Io.File", false),
+            ("ognl.org", false),
+            ("java.io", false),
+            ("my.java.io.File", false),
+        ] {
+            let hits = java(text);
+            assert_eq!(
+                hits.iter().any(|h| h.rule == "java.class_name"),
+                named,
+                "{text:?}: {hits:?}"
+            );
+        }
+        assert_eq!(
+            crate::rules::find("java.class_name").map(|r| r.level),
+            Some(2)
+        );
     }
 
     #[test]

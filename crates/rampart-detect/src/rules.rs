@@ -556,15 +556,31 @@ pub const RULES: &[Rule] = &[
         1,
         "Java runtime, reflection and gadget classes in expressions: java.lang.Runtime, \
          getRuntime(), ProcessBuilder, #_memberAccess (OGNL), T(java...) (SpEL), \
-         XMLDecoder, InvokerTransformer, class.module.classLoader.",
+         XMLDecoder, InvokerTransformer, class.module.classLoader, the commons-collections \
+         functors and JDK gadget classes (TemplatesImpl, JdbcRowSetImpl), and dotted names \
+         that reach the runtime from java. (java.Runtime, java.x.ProcessBuilder).",
         "Java code shared as data needs an exclusion.",
+    ),
+    rule(
+        "java.class_name",
+        Java,
+        2,
+        "At level 2: a class or subpackage of a Java package that runs code, reaches files, \
+         sockets, naming or reflection, or links gadget chains (java.io.File, \
+         java.lang.String, org.apache.commons..., com.sun..., org.omg.CORBA, \
+         com.opensymphony.xwork2, ognl.Ognl), spelled as Java spells it: the type names \
+         that polymorphic deserializers (Jackson @class, fastjson @type), expression \
+         languages and JNDI are told to build.",
+        "APIs that carry Java stack traces or source (error reporting, code review) need \
+         level 1 or an exclusion on that field.",
     ),
     rule(
         "java.serialized_object",
         Java,
         1,
-        "A serialized Java object (stream magic AC ED 00 05, in hex or base64 rO0AB), the \
-         input of deserialization gadget chains.",
+        "A serialized Java object (stream magic AC ED 00 05, in hex or base64: rO0AB, or \
+         KztAAU and Cs7QAF after one or two other bytes), the input of deserialization \
+         gadget chains.",
         "APIs never need to accept serialized Java objects from clients.",
     ),
     rule(
@@ -703,7 +719,12 @@ mod tests {
                     && !name.is_empty()
                     && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
                 // "cmd.exe" is a shell's name in the shell list, not a rule.
-                if is_id && literal != "cmd.exe" && !source[..i].ends_with("assert") {
+                // Nor are Java package names ("java.io").
+                if is_id
+                    && literal != "cmd.exe"
+                    && !crate::code::JAVA_PACKAGES.contains(&literal)
+                    && !source[..i].ends_with("assert")
+                {
                     assert!(find(literal).is_some(), "{literal} is not registered");
                     seen += 1;
                 }
