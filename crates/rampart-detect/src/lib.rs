@@ -24,6 +24,7 @@ pub mod markers;
 mod needles;
 pub mod path;
 pub mod rules;
+pub mod session;
 pub mod sql;
 pub mod ssrf;
 pub mod xss;
@@ -145,6 +146,7 @@ fn scan(value: &str, how: Decodings, level: u8, scanners: Scanners) -> Vec<Hit> 
             full(code::ldap),
             full(code::ssi),
             full(code::crlf),
+            full(session::cookie_write),
             if level >= 2 {
                 full(code::graphql)
             } else {
@@ -176,13 +178,23 @@ pub fn inspect_at(place: Place<'_>, value: &str, key: bool, level: u8, base64: b
     if key {
         extra.extend(markers::nosql_key(value));
         extra.extend(code::javascript_key(value));
+        extra.extend(session::key(value, &place));
+    }
+    if matches!(place, Place::Path) {
+        extra.extend(session::path(value));
+        extra.extend(path::hidden(value));
     }
     if matches!(place, Place::Header(name) if name.eq_ignore_ascii_case("user-agent")) {
         extra.extend(code::tool_user_agent(value));
     }
+    extra.retain(|h| rules::find(h.rule).is_none_or(|r| r.level <= level));
+    if extra.is_empty() {
+        return hits;
+    }
     for hit in extra {
         sql::add(&mut hits, hit);
     }
+    hits.sort_by(|a, b| b.score.cmp(&a.score).then(a.rule.cmp(b.rule)));
     hits
 }
 

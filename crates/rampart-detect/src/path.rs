@@ -7,33 +7,74 @@ use std::borrow::Cow;
 
 use crate::sql::Hit;
 
-/// Files whose names alone are a strong sign, compared lower-case with `/` separators.
 use crate::needles::Needles;
 
-const SENSITIVE: &[&str] = &[
+/// Files whose names alone are a strong sign: nothing but an attack reads them through a
+/// web request. Compared lower-case with `/` separators; one alone blocks.
+const SECRET_FILES: &[&str] = &[
     "etc/passwd",
     "etc/shadow",
-    "etc/group",
-    "etc/hosts",
-    "etc/issue",
     "etc/sudoers",
+    "etc/master.passwd",
     "proc/self/",
-    "proc/version",
-    "windows/win.ini",
     "win.ini",
     "boot.ini",
+    ".htpasswd",
+    ".ssh/",
+    "id_rsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".aws/credentials",
+    ".git-credentials",
+    ".git/config",
+    ".bash_history",
+    ".zsh_history",
+    ".mysql_history",
+    ".psql_history",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".kube/config",
+    ".docker/config.json",
+    "wp-config.php",
+];
+
+/// System, configuration, log and dump files: sought by attackers, but also named in
+/// ordinary technical text. At level 1 one of these scores under the threshold (a climb or
+/// a command with it blocks); at level 2 it blocks alone (`path.system_file`).
+const SYSTEM_FILES: &[&str] = &[
+    "etc/hosts",
+    "etc/group",
+    "etc/issue",
+    "etc/subuid",
+    "etc/subgid",
+    "etc/crontab",
+    "proc/version",
+    "/proc/",
+    "/sys/class",
+    "/sys/kernel",
+    "/sys/devices",
+    "/sys/firmware",
+    "/sys/module",
+    "/sys/block",
+    "/sys/bus",
     "windows/system32",
     "inetpub/wwwroot",
     "web.config",
     ".htaccess",
-    ".htpasswd",
-    ".ssh/id_rsa",
-    ".ssh/authorized_keys",
-    ".bash_history",
-    ".git/config",
     ".env",
-    "wp-config.php",
+    ".docker/",
+    ".aws/",
+    ".kube/",
+    "/.history",
     "var/log/",
+    "debug.log",
+    "error.log",
+    ".sql.gz",
+    ".sql.zip",
+    ".sql.bz2",
+    ".sql.xz",
+    ".sql.tar",
 ];
 
 const WRAPPERS: &[&str] = &[
@@ -129,8 +170,13 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     } else if climbs == 1 {
         hit("path.traversal", 3);
     }
-    if contains_file(&norm) || flattens && contains_file(&flat) {
+    let names =
+        |files: &Needles| contains_file(files, &norm) || flattens && contains_file(files, &flat);
+    if names(&SECRET_NEEDLES) {
+        hit("path.sensitive_file", 5);
+    } else if names(&SYSTEM_NEEDLES) {
         hit("path.sensitive_file", 4);
+        hit("path.system_file", 5);
     }
     if WRAPPER_NEEDLES.any(&norm) {
         hit("path.stream_wrapper", 4);
@@ -153,16 +199,20 @@ fn count_climbs(norm: &str) -> usize {
         .count()
 }
 
-static SENSITIVE_NEEDLES: Needles = Needles::new(SENSITIVE);
+static SECRET_NEEDLES: Needles = Needles::new(SECRET_FILES);
+static SYSTEM_NEEDLES: Needles = Needles::new(SYSTEM_FILES);
 static WRAPPER_NEEDLES: Needles = Needles::new(WRAPPERS);
 
-/// A sensitive file as a path (after a separator or at the start), not inside a longer
-/// word.
-fn contains_file(norm: &str) -> bool {
+/// One of `files` as a path (after a separator or at the start, unless it starts with
+/// one or is a dump's extension), not inside a longer word.
+fn contains_file(files: &Needles, norm: &str) -> bool {
     let bytes = norm.as_bytes();
     let mut found = false;
-    SENSITIVE_NEEDLES.each(norm, |file, at| {
-        let starts = at == 0 || matches!(bytes[at - 1], b'/' | b'=' | b':' | b'"' | b'\'' | b' ');
+    files.each(norm, |file, at| {
+        let starts = at == 0
+            || file.starts_with('/')
+            || file.starts_with(".sql.")
+            || matches!(bytes[at - 1], b'/' | b'=' | b':' | b'"' | b'\'' | b' ');
         let end = at + file.len();
         let ends = file.ends_with('/')
             || end == bytes.len()
@@ -174,6 +224,26 @@ fn contains_file(norm: &str) -> bool {
         !found
     });
     found
+}
+
+/// A hidden file or directory in the request path (`/.git/`, `/.env`, `/app/.claude/`):
+/// a segment that starts with a dot and a name. Web servers rarely mean to serve them;
+/// `/.well-known/` (RFC 8615) is the exception that is meant to be public.
+pub fn hidden(path: &str) -> Vec<Hit> {
+    let hidden = path.split('/').any(|segment| {
+        segment
+            .strip_prefix('.')
+            .is_some_and(|name| name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+            && !segment.eq_ignore_ascii_case(".well-known")
+    });
+    if hidden {
+        vec![Hit {
+            rule: "path.hidden_file",
+            score: 5,
+        }]
+    } else {
+        Vec::new()
+    }
 }
 
 pub fn score(value: &str) -> u32 {
@@ -221,6 +291,70 @@ mod tests {
             "profile.php",
         ] {
             assert!(score(text) < 4, "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn secret_files_block_alone_and_system_files_at_level_two() {
+        for secret in [
+            "/etc/passwd",
+            ".ssh/id_rsa",
+            "/home/u/.aws/credentials",
+            "x=~/.netrc",
+        ] {
+            let hits = inspect(secret);
+            assert!(
+                hits.iter()
+                    .any(|h| h.rule == "path.sensitive_file" && h.score >= 5),
+                "{secret:?}: {hits:?}"
+            );
+        }
+        for system in [
+            "/sys/class",
+            "/proc/interrupts",
+            "backup.sql.zip",
+            "../.history",
+            "/path/to/.docker/secrets",
+        ] {
+            let hits = inspect(system);
+            assert!(
+                hits.iter().any(|h| h.rule == "path.system_file"),
+                "{system:?}: {hits:?}"
+            );
+            assert!(
+                !hits
+                    .iter()
+                    .any(|h| h.rule == "path.sensitive_file" && h.score >= 5)
+            );
+        }
+        for text in [
+            "/v1/sys/health",
+            "my.sql.zipper",
+            "the sys/class notes",
+            "proc/123",
+        ] {
+            assert!(inspect(text).is_empty(), "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn hidden_segments_of_the_request_path() {
+        for path in [
+            "/.claude/settings.json",
+            "/app/.cursor/mcp.json",
+            "/.aiignore",
+            "/.env",
+        ] {
+            assert_eq!(hidden(path).len(), 1, "{path}");
+        }
+        for path in [
+            "/.well-known/openid-configuration",
+            "/a/../b",
+            "/v1/./x",
+            "/files/a.b",
+            "/",
+        ] {
+            assert!(hidden(path).is_empty(), "{path}");
         }
     }
 

@@ -23,10 +23,11 @@ pub enum Class {
     Crlf,
     Scanner,
     Graphql,
+    Session,
 }
 
 impl Class {
-    pub const ALL: [Class; 16] = [
+    pub const ALL: [Class; 17] = [
         Class::Sqli,
         Class::Xss,
         Class::Cmd,
@@ -43,6 +44,7 @@ impl Class {
         Class::Crlf,
         Class::Scanner,
         Class::Graphql,
+        Class::Session,
     ];
 
     /// The id prefix, e.g. `sqli`.
@@ -64,6 +66,7 @@ impl Class {
             Class::Crlf => "crlf",
             Class::Scanner => "scanner",
             Class::Graphql => "graphql",
+            Class::Session => "session",
         }
     }
 
@@ -85,6 +88,7 @@ impl Class {
             Class::Crlf => "CR/LF injection into headers and mail sessions",
             Class::Scanner => "attack tools and vulnerability scanners",
             Class::Graphql => "GraphQL schema discovery",
+            Class::Session => "session fixation",
         }
     }
 }
@@ -357,9 +361,32 @@ pub const RULES: &[Rule] = &[
         "path.sensitive_file",
         Path,
         1,
-        "Names of files attackers read: /etc/passwd, /etc/shadow, /proc/self/environ, \
-         win.ini, boot.ini, web.config, .htaccess, .env, id_rsa...",
+        "Names of files attackers read. Secrets block alone: /etc/passwd, /etc/shadow, \
+         /proc/self/environ, win.ini, boot.ini, .htpasswd, .ssh/ and private keys, \
+         .aws/credentials, .git/config, shell histories, .netrc, .npmrc, wp-config.php. \
+         System, configuration, log and dump files score under the threshold: /etc/hosts, \
+         /proc/..., /sys/class, web.config, .htaccess, .env, var/log/, debug.log, \
+         *.sql.gz.",
         "Technical support text can mention them; exclude the field.",
+    ),
+    rule(
+        "path.system_file",
+        Path,
+        2,
+        "At level 2: the system, configuration, log and dump files of path.sensitive_file \
+         block alone (/proc/..., /sys/class, /etc/hosts, .env, .docker/, debug.log, \
+         backup.sql.zip).",
+        "Fields that carry file paths on purpose need level 1 or an exclusion.",
+    ),
+    rule(
+        "path.hidden_file",
+        Path,
+        2,
+        "At level 2: a hidden file or directory in the request path (/.git/, /.env, \
+         /.claude/settings.json, /app/.cursor/): configuration, credentials and tool state \
+         a web server should not serve. /.well-known/ is allowed.",
+        "APIs that address dot-files by path (code hosting: /contents/.github/) need \
+         level 1 or an exclusion on the path.",
     ),
     rule(
         "path.stream_wrapper",
@@ -660,6 +687,43 @@ pub const RULES: &[Rule] = &[
          http://..., ls -la), as passed whole to a shell. Scores below the threshold alone; \
          with a sensitive file or another hit it blocks.",
         "Technical text that starts with a command can score; it never blocks alone.",
+    ),
+    rule(
+        "session.fixation",
+        Session,
+        1,
+        "A framework's session cookie sent as a query or form parameter, or as a path \
+         parameter (?PHPSESSID=..., ;jsessionid=..., ASP.NET_SessionId, connect.sid, \
+         laravel_session, _app_session): a link or form that plants a session id the \
+         attacker knows, to share the victim's session after login.",
+        "Servers that still track sessions in URLs (URL rewriting) need an exclusion for \
+         that parameter; better, move the id to a cookie.",
+    ),
+    rule(
+        "session.id_parameter",
+        Session,
+        2,
+        "At level 2: any query or form parameter named like a session id (sessionid, \
+         session-id, zend_session_id, session_token, user_session).",
+        "APIs that take a session id as a parameter on purpose (session management \
+         endpoints) need an exclusion for it.",
+    ),
+    rule(
+        "session.id_in_json",
+        Session,
+        2,
+        "At level 2: a framework's session cookie name as a JSON key \
+         ({\"jsessionid\": ...}).",
+        "Exclude the key where an API exchanges framework sessions on purpose.",
+    ),
+    rule(
+        "session.cookie_write",
+        Session,
+        1,
+        "A value that sets a cookie from script (document.cookie = \"sid=...; expires=...\") \
+         or markup (<meta http-equiv=\"Set-Cookie\">): session fixation through an \
+         injection.",
+        "Never ordinary data; code samples that show it need an exclusion.",
     ),
 ];
 
