@@ -180,11 +180,52 @@ pub fn inspect(value: &str) -> Vec<Hit> {
     }
     if WRAPPER_NEEDLES.any(&norm) {
         hit("path.stream_wrapper", 4);
+        hit("path.include_scheme", 5);
+    } else if ["ftp://", "ftps://", "local_file:"]
+        .iter()
+        .any(|scheme| norm.contains(scheme))
+    {
+        hit("path.include_scheme", 5);
+    }
+    if remote_script(&lower) {
+        hit("path.remote_include", 5);
     }
     if value.contains('\0') {
         hit("path.nul_byte", 3);
     }
     hits
+}
+
+/// Server-side script extensions: what a remote file inclusion makes the server fetch
+/// and run.
+const SCRIPT_EXTENSIONS: &[&str] = &[
+    "php", "php3", "php4", "php5", "php7", "phtml", "phar", "asp", "aspx", "jsp", "jspx", "pl",
+    "cgi", "sh", "py",
+];
+
+/// A value that is an `http`, `https`, `ftp` or `ftps` URL to a server-side script
+/// (`http://198.51.100.7/shell.php`), or one ending in `?`, which turns whatever an
+/// including server appends to the name into a query string (`http://x/shell.txt?`).
+fn remote_script(lower: &str) -> bool {
+    let value = lower.trim();
+    let Some(rest) = ["http://", "https://", "ftp://", "ftps://"]
+        .iter()
+        .find_map(|scheme| value.strip_prefix(scheme))
+    else {
+        return false;
+    };
+    if rest.ends_with('?') {
+        return true;
+    }
+    let path = match rest.find('/') {
+        Some(at) => &rest[at..],
+        None => return false,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.rsplit('/')
+        .next()
+        .and_then(|file| file.rsplit_once('.'))
+        .is_some_and(|(name, ext)| !name.is_empty() && SCRIPT_EXTENSIONS.contains(&ext))
 }
 
 /// `..` segments: `..` between separators, or at either end next to one.
@@ -334,6 +375,32 @@ mod tests {
             "proc/123",
         ] {
             assert!(inspect(text).is_empty(), "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    #[test]
+    fn remote_inclusion_at_level_two() {
+        let rules = |v: &str| inspect(v).into_iter().map(|h| h.rule).collect::<Vec<_>>();
+        for url in [
+            "http://198.51.100.7/crash.php",
+            "https://foo.example/shell.txt?",
+            "HTTPS://evil.example/x.PHP?cmd=id",
+            "ftp://foo.example/x",
+            "jar:http://evil.example/b.zip!/a",
+        ] {
+            let rules = rules(url);
+            assert!(
+                rules.contains(&"path.remote_include") || rules.contains(&"path.include_scheme"),
+                "{url}: {rules:?}"
+            );
+        }
+        for text in [
+            "https://example.com/docs/page",
+            "https://example.com/",
+            "see http://example.com/index.php for details",
+            "https://api.example.com/v1/orders?id=1",
+        ] {
+            assert!(inspect(text).is_empty(), "{text}: {:?}", inspect(text));
         }
     }
 

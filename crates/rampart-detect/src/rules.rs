@@ -379,6 +379,23 @@ pub const RULES: &[Rule] = &[
         "Fields that carry file paths on purpose need level 1 or an exclusion.",
     ),
     rule(
+        "path.include_scheme",
+        Path,
+        2,
+        "At level 2: the stream wrappers of path.stream_wrapper, and ftp://, ftps:// and \
+         local_file: URLs, block alone.",
+        "Fields that take such URLs on purpose need level 1 or an exclusion.",
+    ),
+    rule(
+        "path.remote_include",
+        Path,
+        2,
+        "At level 2: a value that is an http(s) or ftp(s) URL to a server-side script \
+         (.php, .jsp, .asp, .cgi...) or that ends in ? (which turns what an including server \
+         appends into a query string): remote file inclusion.",
+        "Fields that carry links to such pages on purpose need level 1 or an exclusion.",
+    ),
+    rule(
         "path.hidden_file",
         Path,
         2,
@@ -436,6 +453,15 @@ pub const RULES: &[Rule] = &[
         "Private-network addresses (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10) as \
          URL hosts.",
         "Internal APIs that pass internal URLs around should exclude the field.",
+    ),
+    rule(
+        "ssrf.ip_address_url",
+        Ssrf,
+        2,
+        "At level 2: a URL whose host is a public IP address (http://198.51.100.7/x.php, \
+         http://[2001:db8::1]/), where services are named: how malware and remote \
+         inclusion payloads are usually hosted.",
+        "Fields that take addresses on purpose need level 1 or an exclusion.",
     ),
     rule(
         "ssrf.odd_ip_notation",

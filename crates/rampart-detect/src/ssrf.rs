@@ -59,7 +59,14 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         let authority = &rest[..authority_end];
         // Parsers disagree on which `@` ends the user part: every candidate host counts.
         for candidate in authority.split('@') {
-            let Some((class, odd)) = classify(strip_port(candidate)) else {
+            let host = strip_port(candidate);
+            let Some((class, odd)) = classify(host) else {
+                // A public address where a name belongs: at level 2, suspect.
+                if host.parse::<Ipv6Addr>().is_ok()
+                    || parse_inet_aton(host.trim_end_matches('.')).is_some()
+                {
+                    hit("ssrf.ip_address_url", 5);
+                }
                 continue;
             };
             {
@@ -254,6 +261,28 @@ mod tests {
     }
 
     #[test]
+    fn public_addresses_in_urls_are_a_level_two_rule() {
+        for url in [
+            "http://198.51.100.7/x",
+            "https://[2001:db8::1]/",
+            "http://2001:db8::29c8/a",
+        ] {
+            let hits = inspect(url);
+            assert!(
+                hits.iter().any(|h| h.rule == "ssrf.ip_address_url"),
+                "{url}: {hits:?}"
+            );
+        }
+        assert_eq!(
+            crate::rules::find("ssrf.ip_address_url").map(|r| r.level),
+            Some(2)
+        );
+        for url in ["https://example.com/", "http://v1.2.example/"] {
+            assert!(inspect(url).is_empty(), "{url}");
+        }
+    }
+
+    #[test]
     fn ordinary_urls_and_text_score_low() {
         for text in [
             "https://example.com/path?q=1",
@@ -264,7 +293,13 @@ mod tests {
             "ratio 127.0.0.1 in text",
             "https://localhost-shop.example/",
         ] {
-            assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
+            // At level 1: a public address is a level 2 rule (above).
+            let level_one: u32 = inspect(text)
+                .iter()
+                .filter(|h| crate::rules::find(h.rule).is_some_and(|r| r.level == 1))
+                .map(|h| h.score)
+                .sum();
+            assert!(level_one < 5, "{text:?}: {:?}", inspect(text));
         }
     }
 }
