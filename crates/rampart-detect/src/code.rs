@@ -132,6 +132,11 @@ const PHP_FUNCTIONS: &[&str] = &[
 ];
 
 /// PHP's request and environment arrays.
+/// The PHP functions that are also English words (or, like `eval`, their short forms).
+const ENGLISH_NAMES: &[&str] = &[
+    "system", "include", "require", "assert", "print", "mail", "eval",
+];
+
 const PHP_GLOBALS: &[&str] = &[
     "$_get",
     "$_post",
@@ -304,7 +309,8 @@ fn word_at(text: &str, at: usize, word: &str) -> bool {
     !before.is_some_and(inner) && !after.is_some_and(inner)
 }
 
-/// The first byte after `at` that is not a blank, skipping `/*...*/` comments.
+/// The first byte after `at` that is not a blank, skipping comments: `/*...*/`, and
+/// `//...` or `#...` to the end of the line (PHP reads all three).
 fn next_code_byte(text: &str, mut at: usize) -> Option<u8> {
     let bytes = text.as_bytes();
     loop {
@@ -317,8 +323,67 @@ fn next_code_byte(text: &str, mut at: usize) -> Option<u8> {
                 .map_or(bytes.len(), |e| at + 2 + e + 2);
             continue;
         }
+        let line_comment = match bytes.get(at) {
+            Some(b'#') => Some(1),
+            Some(b'/') if bytes.get(at + 1) == Some(&b'/') => Some(2),
+            _ => None,
+        };
+        if let Some(len) = line_comment
+            && let Some(end) = text[at + len..].find('\n')
+        {
+            at += len + end + 1;
+            continue;
+        }
         return bytes.get(at).copied();
     }
+}
+
+/// PHP calls whose callee is computed, at level 2: a variable function (`$f(`, `$$f(`,
+/// `$_[0](`, `@$__['o'](`), or a parenthesized or quoted expression called with a
+/// string or variable (`(system)('id')`, `"sys"."tem"('id')`, `{[system][0]}('id')`).
+fn dynamic_call(lower: &str) -> bool {
+    let bytes = lower.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'$' if !bytes.get(i + 1).is_some_and(|&n| n == b'$') => {
+                let mut at = i + 1;
+                // A PHP name starts with a letter or `_` (`$5` is a price).
+                if !bytes
+                    .get(at)
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+                {
+                    continue;
+                }
+                while bytes.get(at).copied().is_some_and(ident) {
+                    at += 1;
+                }
+                // Index or property steps: `[...]`, `{...}`.
+                while let Some(&open @ (b'[' | b'{')) = bytes.get(at) {
+                    let close = if open == b'[' { ']' } else { '}' };
+                    match lower[at..].find(close) {
+                        Some(end) if end <= 32 => at += end + 1,
+                        _ => break,
+                    }
+                }
+                // Called at once: prose puts a blank between `$x` and a parenthesis.
+                if bytes.get(at) == Some(&b'(') {
+                    return true;
+                }
+            }
+            b')' | b'\'' | b'"' | b']' | b'}' => {
+                if next_code_byte(lower, i + 1) != Some(b'(') {
+                    continue;
+                }
+                let paren = i + 1 + lower[i + 1..].find('(').unwrap_or(0);
+                if matches!(next_code_byte(lower, paren + 1), Some(b'\'' | b'"' | b'$')) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// PHP: opening tags, dangerous functions called with a code-like argument, the request
@@ -368,6 +433,12 @@ pub fn php(value: &str) -> Vec<Hit> {
                             .is_some_and(|w| PHP_FUNCTIONS.contains(&w))
                 {
                     push(&mut hits, "php.function_call", 5);
+                } else if !["s)", "es)"].iter().any(|p| lower[open..].starts_with(p))
+                    && (lower.as_bytes().get(from) == Some(&b'(') || !ENGLISH_NAMES.contains(&name))
+                {
+                    // Any argument at all: level 2. Not the plural idiom (`system(s)`), and
+                    // not an English word, then a blank and an aside (`include (if any)`).
+                    push(&mut hits, "php.function_call_any", 5);
                 }
             }
         }
@@ -375,6 +446,9 @@ pub fn php(value: &str) -> Vec<Hit> {
     });
     if lower.contains('$') && PHP_GLOBAL_NEEDLES.any(&lower) {
         push(&mut hits, "php.request_array", 4);
+    }
+    if calls && dynamic_call(&lower) {
+        push(&mut hits, "php.dynamic_call", 5);
     }
     // A serialized object: `O:8:"stdClass":1:{...}`.
     let bytes = lower.as_bytes();
@@ -797,6 +871,54 @@ mod tests {
                 ];
                 assert!(found[mark], "{needle:?} is not seen by Marks::of");
             }
+        }
+    }
+
+    #[test]
+    fn computed_php_calls_and_any_argument_are_level_two() {
+        let rules = |v: &str| php(v).into_iter().map(|h| h.rule).collect::<Vec<_>>();
+        for call in [
+            "$a(1)",
+            "$$b(2)",
+            "@$__['o'](5)",
+            "$_[0]('id')",
+            "(system)('uname');",
+            "(sy.(st).em)('uname');",
+            "(string)\"system\"('uname');",
+            "(string) {[system][0]} ('uname');",
+        ] {
+            assert!(
+                rules(call).contains(&"php.dynamic_call"),
+                "{call}: {:?}",
+                rules(call)
+            );
+        }
+        for call in [
+            "exec  (blah)",
+            "exec\t(blah)",
+            "chr(123)",
+            "exec //c\n (blah)",
+            "exec #c\n (blah)",
+        ] {
+            let found = rules(call);
+            assert!(
+                found.contains(&"php.function_call_any") || found.contains(&"php.function_call"),
+                "{call}: {found:?}"
+            );
+        }
+        for text in [
+            "price $5 (approx)",
+            "$('#id').hide()",
+            "f(x) (y)",
+            "the system (as designed)",
+            "it's (maybe)",
+            "[1] (see note)",
+        ] {
+            let found = rules(text);
+            assert!(
+                !found.contains(&"php.dynamic_call") && !found.contains(&"php.function_call"),
+                "{text}: {found:?}"
+            );
         }
     }
 

@@ -572,6 +572,24 @@ pub const RULES: &[Rule] = &[
         "\"the system(s) we use\" does not match: the argument must read as code.",
     ),
     rule(
+        "php.function_call_any",
+        Php,
+        2,
+        "At level 2: the functions of php.function_call called with any argument \
+         (exec (blah), chr(123)), also across comments (exec //x<newline>(blah)).",
+        "Technical text that shows calls (\"use exec(cmd)\") needs level 1 or an exclusion.",
+    ),
+    rule(
+        "php.dynamic_call",
+        Php,
+        2,
+        "At level 2: a PHP call whose function is computed, which hides its name from \
+         keyword rules: variable functions ($f(...), $$f(...), @$__['o'](...)) and \
+         parenthesized or quoted expressions called with a string or variable \
+         ((system)('id'), \"sys\".\"tem\"('id'), {[system][0]}('id')).",
+        "JavaScript or PHP code sent as data needs level 1 or an exclusion.",
+    ),
+    rule(
         "php.request_array",
         Php,
         1,
