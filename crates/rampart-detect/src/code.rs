@@ -346,7 +346,7 @@ fn dynamic_call(lower: &str) -> bool {
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     for (i, &b) in bytes.iter().enumerate() {
         match b {
-            b'$' if !bytes.get(i + 1).is_some_and(|&n| n == b'$') => {
+            b'$' if bytes.get(i + 1).is_none_or(|&n| n != b'$') => {
                 let mut at = i + 1;
                 // A PHP name starts with a letter or `_` (`$5` is a price).
                 if !bytes
