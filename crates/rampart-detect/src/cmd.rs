@@ -265,6 +265,53 @@ fn argument_follows(bytes: &[u8], end: usize) -> bool {
     }
 }
 
+/// Whether a blank and then an option or a path follow `end`: `-x`, `/etc`, `./a`, `~`,
+/// `$HOME`, `%TEMP%`, `\\share`.
+fn option_or_path_follows(bytes: &[u8], end: usize) -> bool {
+    if !matches!(bytes.get(end), Some(b' ' | b'\t' | b'+')) {
+        return false;
+    }
+    let arg = bytes[end..]
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'+'))
+        .map(|p| end + p);
+    arg.and_then(|k| bytes.get(k))
+        .is_some_and(|b| matches!(b, b'-' | b'/' | b'.' | b'~' | b'$' | b'%' | b'\\'))
+}
+
+/// A `cmd.exe` loop: `for [/d|/r path|/l|/f] %x in (set) do command` (`%%x` in batch
+/// files): a loop variable after `for`, then ` in (`, then `) do `.
+fn windows_for_loop(value: &str) -> bool {
+    let lower = crate::lower_case(value);
+    lower.match_indices("for ").any(|(at, _)| {
+        let rest = &lower[at + 4..];
+        let Some(percent) = rest.find('%') else {
+            return false;
+        };
+        // Only switches (and a path for /r) between `for` and the variable.
+        let before = &rest[..percent];
+        if !before
+            .split_whitespace()
+            .all(|w| w.starts_with('/') || w.contains(':'))
+        {
+            return false;
+        }
+        let variable = rest[percent..].trim_start_matches('%');
+        let name_len = variable
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        let after = variable[name_len..].trim_start();
+        name_len > 0
+            && after
+                .strip_prefix("in")
+                .is_some_and(|a| a.trim_start().starts_with('('))
+            && after
+                .find(')')
+                .is_some_and(|close| after[close + 1..].trim_start().starts_with("do "))
+    })
+}
+
 /// The command-injection rules `value` matches, each once with its score.
 pub fn inspect(value: &str) -> Vec<Hit> {
     // Separators and paths are not letters, and names are compared without regard to case:
@@ -291,6 +338,15 @@ pub fn inspect(value: &str) -> Vec<Hit> {
                 "cmd.separator_command"
             };
             hit(rule, 5);
+        } else if strength.is_none()
+            && !matches!(bytes[i], b'\n' | b'\r')
+            && !(bytes[i] == b'&' && bytes.get(i + 1) != Some(&b'&'))
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && option_or_path_follows(bytes, end)
+        {
+            // Level 2: any command name with an argument after a shell separator (not a
+            // line break or a lone `&`, which prose has).
+            hit("cmd.separator_any_command", 5);
         }
     }
     // The whole value as a command line: `cat /etc/passwd`, `wget http://...`.
@@ -304,6 +360,9 @@ pub fn inspect(value: &str) -> Vec<Hit> {
             Some(Strength::Weak) => hit("cmd.leading_command", 3),
             None => {}
         }
+    }
+    if windows_for_loop(value) {
+        hit("cmd.windows_for_loop", 5);
     }
     if bytes.contains(&b'$') && IFS.any(value) {
         hit("cmd.shell_obfuscation", 4);
@@ -370,6 +429,51 @@ mod tests {
         ] {
             assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
         }
+    }
+
+    #[test]
+    fn windows_loops_and_any_command_after_a_separator() {
+        for attack in [
+            "for %variable in (set) do command",
+            "for %%v in (1) do whoami",
+            "FOR /R c:\\ %x IN (*.ini) DO type %x",
+            "for /l %i in (1,1,2) do command",
+        ] {
+            assert!(
+                inspect(attack)
+                    .iter()
+                    .any(|h| h.rule == "cmd.windows_for_loop"),
+                "{attack}"
+            );
+        }
+        for attack in [
+            ";c89 -wrapper sh,-c,id .",
+            "x;cd /;cd etc",
+            "a && column /etc",
+            "|fold -w1",
+        ] {
+            let rules: Vec<_> = inspect(attack).into_iter().map(|h| h.rule).collect();
+            assert!(
+                rules.contains(&"cmd.separator_any_command")
+                    || rules.contains(&"cmd.separator_command"),
+                "{attack}: {rules:?}"
+            );
+        }
+        for text in [
+            "for 100% in (our) view",
+            "Tom & Jerry -2",
+            "Shopping:\nmilk -2 liters",
+            "a;b",
+            "hello; world",
+            "Hi ;-)",
+            "x=1; y=2",
+        ] {
+            assert!(inspect(text).is_empty(), "{text:?}: {:?}", inspect(text));
+        }
+        assert_eq!(
+            crate::rules::find("cmd.separator_any_command").map(|r| r.level),
+            Some(2)
+        );
     }
 
     #[test]

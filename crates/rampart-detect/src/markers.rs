@@ -367,9 +367,28 @@ pub fn xxe(value: &str) -> Vec<Hit> {
         });
     }
     if lower.contains("xi:include") || lower.contains("xmlns:xi=") {
+        // An include element that names what to include blocks; the namespace alone scores.
+        let element = lower.match_indices("<xi:include").any(|(at, _)| {
+            lower[at..]
+                .split('>')
+                .next()
+                .is_some_and(|tag| tag.contains("href"))
+        });
         hits.push(Hit {
             rule: "xxe.xinclude",
-            score: 4,
+            score: if element { 5 } else { 4 },
+        });
+    }
+    // A schema the parser is told to fetch from elsewhere: an out-of-band probe when the
+    // parser validates (level 2; SOAP documents name schemas on purpose).
+    if lower.match_indices("schemalocation").any(|(at, _)| {
+        let rest = &lower[at..];
+        let value = rest.split(['>']).next().unwrap_or(rest);
+        value.contains("http://") || value.contains("https://") || value.contains("ftp://")
+    }) {
+        hits.push(Hit {
+            rule: "xxe.remote_schema",
+            score: 5,
         });
     }
     hits
@@ -465,6 +484,17 @@ mod tests {
         ] {
             assert!(total(xxe(attack)) >= 4, "{attack:?}");
         }
+        let include = "<acp xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include href=\"http://x.example/f\"/></acp>";
+        assert!(
+            total(xxe(include)) >= 5,
+            "an include element with href blocks"
+        );
+        let schema = "<a xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://a.b/ http://probe.example/a.xsd\">a</a>";
+        assert!(xxe(schema).iter().any(|h| h.rule == "xxe.remote_schema"));
+        assert_eq!(
+            crate::rules::find("xxe.remote_schema").map(|r| r.level),
+            Some(2)
+        );
         for text in [
             "<r><a>1</a></r>",
             "<!DOCTYPE html><html></html>",

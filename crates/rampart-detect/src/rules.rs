@@ -238,6 +238,35 @@ pub const RULES: &[Rule] = &[
         "Fields that accept SQL (report builders) need an exclusion.",
     ),
     rule(
+        "sqli.function_call",
+        Sqli,
+        2,
+        "At level 2: a call of one of SQL's own functions with the parenthesis right after \
+         the name (CAST(, CHAR(, CONCAT(, GROUP_CONCAT(, FIND_IN_SET(, SLEEP(, LOAD_FILE(, \
+         SUBSTRING(, ASCII(, JSON_EXTRACT(, PG_READ_FILE(...), alone or in any text. Prose \
+         puts a blank there (Left (WA)).",
+        "Fields that carry SQL or spreadsheet formulas on purpose need level 1 or an \
+         exclusion.",
+    ),
+    rule(
+        "sqli.clause",
+        Sqli,
+        2,
+        "At level 2: two tokens only SQL puts together: ORDER BY, GROUP BY, UNION ALL, \
+         INTO OUTFILE, SELECT followed by a call, a parenthesis, *, a variable, CASE, \
+         DISTINCT or TOP, or a PostgreSQL cast (::int, ::jsonb).",
+        "Search fields where people type SQL-like phrases (\"group by size\") need level 1 \
+         or an exclusion.",
+    ),
+    rule(
+        "sqli.logic_condition",
+        Sqli,
+        2,
+        "At level 2: AND, OR or XOR followed by a comparison, written as a symbol, of a \
+         column or constant (AND deleted = 0, OR (x=1)): the start of a chained injection.",
+        "Text with formulas (\"a and b = 2\") can match; exclude such fields.",
+    ),
+    rule(
         "sqli.tsql_variable",
         Sqli,
         1,
@@ -262,6 +291,15 @@ pub const RULES: &[Rule] = &[
          injected after a broken attribute quote (\" onfocus=alert(1) autofocus=\").",
         "Text such as \"turn on=off\" does not match: the name must be a known event \
          handler followed by '='. Exclude for fields holding HTML.",
+    ),
+    rule(
+        "xss.handler_attribute",
+        Xss,
+        2,
+        "At level 2: any on<name>= after a blank, quote or slash, outside a tag (  onload=, \
+         \"onzoom=): an event handler injected into an attribute, also with event names \
+         not on the known list.",
+        "Text with words such as \"onboard = yes\" can match; exclude such fields.",
     ),
     rule(
         "xss.script_url",
@@ -555,6 +593,14 @@ pub const RULES: &[Rule] = &[
         "Exclude only if the upstream processes XInclude on purpose.",
     ),
     rule(
+        "xxe.remote_schema",
+        Xxe,
+        2,
+        "At level 2: an xsi:schemaLocation (or noNamespaceSchemaLocation) naming a remote \
+         http, https or ftp schema: a validating parser fetches it, an out-of-band probe.",
+        "SOAP and other XML APIs that name their schemas need level 1 or an exclusion.",
+    ),
+    rule(
         "php.open_tag",
         Php,
         1,
@@ -722,6 +768,23 @@ pub const RULES: &[Rule] = &[
          security: improper inventory).",
         "Development tools (GraphiQL) use introspection: keep level 1 on routes that serve \
          them, or exclude the rule where the schema is public on purpose.",
+    ),
+    rule(
+        "cmd.separator_any_command",
+        Cmd,
+        2,
+        "At level 2: any command name with an argument after a shell separator (;, |, &&, \
+         ||, a backtick or $( ): commands not on the known lists (;c89 -wrapper..., \
+         ;cd /). Line breaks and a lone & do not count.",
+        "Fields that carry shell-like text (command palettes, chat about scripts) need \
+         level 1 or an exclusion.",
+    ),
+    rule(
+        "cmd.windows_for_loop",
+        Cmd,
+        1,
+        "A cmd.exe loop: for [/d|/r|/l|/f] %x in (set) do command.",
+        "Batch script samples sent as data need an exclusion.",
     ),
     rule(
         "cmd.leading_command",

@@ -170,6 +170,63 @@ const CATALOGS: &[&str] = &[
     "SYSIBM",
 ];
 
+/// SQL's own functions: rarely called by name outside a query. At level 2 any call of
+/// one of them, or of the probe, extractor and slicer functions above, is a hit.
+const SQL_FUNCTIONS: &[&str] = &[
+    "CAST",
+    "CONVERT",
+    "CONCAT",
+    "CONCAT_WS",
+    "GROUP_CONCAT",
+    "STRING_AGG",
+    "LISTAGG",
+    "NCHAR",
+    "IFNULL",
+    "NULLIF",
+    "COALESCE",
+    "ISNULL",
+    "NVL",
+    "IIF",
+    "DATABASE",
+    "VERSION",
+    "CURRENT_USER",
+    "SYSTEM_USER",
+    "SESSION_USER",
+    "USER_NAME",
+    "DB_NAME",
+    "SCHEMA_NAME",
+    "HOST_NAME",
+    "MAKE_SET",
+    "EXPORT_SET",
+    "ELT",
+    "FIND_IN_SET",
+    "INSTR",
+    "LOCATE",
+    "CHARINDEX",
+    "PATINDEX",
+    "CHAR_LENGTH",
+    "BIT_LENGTH",
+    "SOUNDEX",
+    "LPAD",
+    "RPAD",
+    "QUOTENAME",
+    "JSON_EXTRACT",
+    "JSON_KEYS",
+    "JSONB_PRETTY",
+    "JSON_ARRAYAGG",
+    "JSON_OBJECTAGG",
+    "STARTS_WITH",
+    "PG_READ_FILE",
+    "PG_LS_DIR",
+    "LO_IMPORT",
+    "CURRENT_SETTING",
+    "SYS_CONTEXT",
+    "OPENROWSET",
+    "OPENQUERY",
+    "OPENDATASOURCE",
+    "TO_CHAR",
+];
+
 /// Longest keyword in any list above (a longer one would not be found: a test checks).
 const LONGEST_KEYWORD: usize = 9;
 
@@ -534,6 +591,64 @@ fn condition_follows(rest: &[&Token<'_>]) -> bool {
     }
 }
 
+/// After a logic operator (and any `(`): an operand or column, a comparison written as a
+/// symbol (`=`, `<`, `>`, `<>`, `!=`, `<=>`), and an operand, or a column when the first
+/// was an operand: `deleted = 0`, `(7319=8742)`, `1>x`. Words (`IN`, `LIKE`) are left to
+/// the level 1 rules, since prose uses them (`sizes 8 and 10 in stock`).
+fn symbolic_comparison(rest: &[&Token<'_>]) -> bool {
+    let mut it = rest
+        .iter()
+        .skip_while(|t| matches!(t.kind, Kind::Open | Kind::Logic));
+    let (Some(first), Some(op), Some(second)) = (it.next(), it.next(), it.next()) else {
+        return false;
+    };
+    let symbol = op.kind == Kind::Compare && op.text.bytes().all(|b| b"=<>!".contains(&b));
+    symbol
+        && (is_operand(first) || first.kind == Kind::Word)
+        && (is_operand(second) || second.kind == Kind::Word && is_operand(first))
+}
+
+/// Level 2: one of SQL's own functions (or a probe, extractor or slicer) called with its
+/// parenthesis right after the name, as code writes it (`CAST(`, `sleep(5)`); prose puts a
+/// blank there (`Left (WA, RR)`, `convert (to)`).
+fn function_call(value: &str, tokens: &[Token<'_>]) -> bool {
+    tokens.iter().any(|t| {
+        t.kind == Kind::Func
+            && [SQL_FUNCTIONS, PROBE_FUNCTIONS, EXTRACTORS, SLICERS]
+                .iter()
+                .any(|list| named(t, list))
+            && value
+                .match_indices(t.text)
+                .any(|(at, _)| value.as_bytes().get(at + t.text.len()) == Some(&b'('))
+    })
+}
+
+/// Two tokens that only SQL puts together: `ORDER BY`, `GROUP BY`, `UNION ALL`,
+/// `INTO OUTFILE`, `SELECT` then a call, a parenthesis, `*`, a variable, `CASE`,
+/// `DISTINCT` or `TOP`, or a PostgreSQL cast to a type (`::int`, `::jsonb`).
+fn clause(a: &Token<'_>, b: &Token<'_>) -> bool {
+    if a.text == "::" {
+        return named(
+            b,
+            &[
+                "INT", "INTEGER", "BIGINT", "SMALLINT", "TEXT", "VARCHAR", "JSON", "JSONB", "BOOL",
+                "BOOLEAN", "NUMERIC", "FLOAT", "BYTEA", "REGCLASS", "OID", "XML",
+            ],
+        );
+    }
+    match a.kind {
+        Kind::Keyword if named(a, &["ORDER", "GROUP"]) => named(b, &["BY"]),
+        Kind::Keyword if named(a, &["INTO"]) => named(b, &["OUTFILE", "DUMPFILE"]),
+        Kind::Union => named(b, &["ALL", "DISTINCT"]),
+        Kind::Select => {
+            matches!(b.kind, Kind::Func | Kind::Open | Kind::Var)
+                || b.text == "*"
+                || named(b, &["CASE", "DISTINCT", "TOP"])
+        }
+        _ => false,
+    }
+}
+
 fn named(t: &Token<'_>, list: &[&str]) -> bool {
     list.iter().any(|n| n.eq_ignore_ascii_case(t.text))
 }
@@ -773,6 +888,33 @@ pub fn rules(tokens: &[Token<'_>], context: Context) -> Vec<Hit> {
         );
     }
 
+    // Level 2 (the registry in rules.rs turns these on): clause keyword pairs, and a
+    // logic operator followed by a condition. (SQL's own functions called: `inspect`.)
+    if sig.windows(2).any(|w| clause(w[0], w[1])) {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.clause",
+                score: 5,
+            },
+        );
+    }
+    if sig.iter().enumerate().any(|(i, t)| {
+        // Words only: `||` and `&&` separate fields in URLs and code (`a||b=2`).
+        t.kind == Kind::Logic
+            && t.text.bytes().all(|b| b.is_ascii_alphabetic())
+            && !t.text.eq_ignore_ascii_case("NOT")
+            && symbolic_comparison(&sig[i + 1..])
+    }) {
+        add(
+            &mut hits,
+            Hit {
+                rule: "sqli.logic_condition",
+                score: 5,
+            },
+        );
+    }
+
     match context {
         Context::SingleQuoted | Context::DoubleQuoted => {
             // The value closed the string it was in (an unclosed one would have run to the
@@ -887,6 +1029,15 @@ pub fn inspect(value: &str) -> Vec<Hit> {
         let tokens = lex(value, context);
         for hit in rules(&tokens, context) {
             add(&mut best, hit);
+        }
+        if function_call(value, &tokens) {
+            add(
+                &mut best,
+                Hit {
+                    rule: "sqli.function_call",
+                    score: 5,
+                },
+            );
         }
     }
     best
@@ -1023,7 +1174,60 @@ mod tests {
             "the ascii table and substring search",
             "Information schema design course",
         ] {
-            assert!(score(text) < 5, "{text:?}: {:?}", inspect(text));
+            assert!(level_one(text) < 5, "{text:?}: {:?}", inspect(text));
+        }
+    }
+
+    /// The score of the level 1 rules alone.
+    fn level_one(text: &str) -> u32 {
+        inspect(text)
+            .iter()
+            .filter(|h| crate::rules::find(h.rule).is_some_and(|r| r.level == 1))
+            .map(|h| h.score)
+            .sum()
+    }
+
+    #[test]
+    fn level_two_reads_sql_functions_clauses_and_chained_conditions() {
+        let rules = |v: &str| inspect(v).into_iter().map(|h| h.rule).collect::<Vec<_>>();
+        for (text, rule) in [
+            ("CAST(", "sqli.function_call"),
+            ("sleep(5000)", "sqli.function_call"),
+            (", FIND_IN_SET('22', Category )", "sqli.function_call"),
+            ("starts_with(password,'a')::int", "sqli.function_call"),
+            ("ORder by", "sqli.clause"),
+            ("SELECT (CASE", "sqli.clause"),
+            ("SELECT GROUP_CONCAT(", "sqli.clause"),
+            ("AND deleted = 0)", "sqli.logic_condition"),
+            ("OR (7319=8742)", "sqli.logic_condition"),
+            ("OR '{\"b\":2}'::jsonb <@ '{\"a\":1}'", "sqli.clause"),
+        ] {
+            assert!(rules(text).contains(&rule), "{text:?}: {:?}", rules(text));
+        }
+        for rule in ["sqli.function_call", "sqli.clause", "sqli.logic_condition"] {
+            assert_eq!(crate::rules::find(rule).map(|r| r.level), Some(2), "{rule}");
+        }
+        for text in [
+            "sizes 8 and 10 in stock",
+            "I'd like 2 or 3",
+            "salt and pepper = seasoning",
+            "select the best option from the menu",
+            "Select one from the list, then press OK",
+            "the ascii table and substring search",
+            "cast of the movie (2020)",
+            "Left (WA, RR), following wood edge",
+            "5685587||ORDER=||SECTION_ID=||PAGE=2",
+        ] {
+            let found = rules(text);
+            assert!(
+                !found.iter().any(|r| [
+                    "sqli.function_call",
+                    "sqli.clause",
+                    "sqli.logic_condition"
+                ]
+                .contains(r)),
+                "{text:?}: {found:?}"
+            );
         }
     }
 

@@ -159,7 +159,7 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
             .find('>')
             .map_or(window_end, |p| j + name_len + p);
         let attrs = &lower[j + name_len..attrs_end];
-        if has_handler(attrs, false) {
+        if has_handler(attrs, Handler::InTag) {
             hit("xss.event_handler", 5);
         }
         if [
@@ -178,8 +178,11 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     }
 
     // A handler injected after breaking out of an attribute: `" onmouseover=...`.
-    if memchr::memchr(b'=', bytes).is_some() && has_handler(&lower, true) {
+    let assigns = memchr::memchr(b'=', bytes).is_some();
+    if assigns && has_handler(&lower, Handler::Injected) {
         hit("xss.event_handler", 5);
+    } else if level >= 2 && assigns && has_handler(&lower, Handler::Loose) {
+        hit("xss.handler_attribute", 5);
     }
 
     // Script-bearing URL schemes, with the blanks browsers skip taken out. Schemes and
@@ -239,9 +242,23 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     hits
 }
 
-/// `on<event>` followed by `=` after a separator. Inside a tag any `on<word>` counts;
-/// outside (`injected`), only known DOM events after a quote, a slash or a blank.
-fn has_handler(text: &str, injected: bool) -> bool {
+/// Where [`has_handler`] looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handler {
+    /// Inside a tag: any `on<word>=` after a separator.
+    InTag,
+    /// Outside one: known DOM events after a quote or slash, or after a blank that
+    /// follows a quote.
+    Injected,
+    /// Outside one, at level 2: any `on<word>=` after a blank, quote or slash (`  onload=`,
+    /// `"onzoom=`), not at the very start of the value (`online=1`), the word a known
+    /// event or four letters or more (`the onion = layers` is not one).
+    Loose,
+}
+
+/// `on<event>` followed by `=` after a separator, as `mode` says.
+fn has_handler(text: &str, mode: Handler) -> bool {
+    let injected = mode != Handler::InTag;
     let bytes = text.as_bytes();
     let first_quote = text.find(['"', '\'']);
     let mut from = 0;
@@ -277,6 +294,9 @@ fn has_handler(text: &str, injected: bool) -> bool {
             continue;
         }
         if !injected
+            || (mode == Handler::Loose
+                && before.is_some()
+                && (name.len() >= 4 || EVENTS.contains(&name)))
             || (matches!(before, Some(b'"' | b'\'' | b'`' | b'/')) && EVENTS.contains(&name))
             || (before.is_some_and(|b| b.is_ascii_whitespace())
                 && EVENTS.contains(&name)
@@ -370,6 +390,26 @@ mod tests {
             "data:image/png;base64,iVBORw0KGgo=",
         ] {
             assert!(score(text, 1) < 5, "{text:?}: {:?}", inspect(text, 1));
+        }
+    }
+
+    #[test]
+    fn loose_handlers_count_from_level_two() {
+        for value in [
+            "  onload= ",
+            "\"onzoom=",
+            "  onabcdefgh= x",
+            "'onwebkitplaybacktargetavailabilitychanged=",
+        ] {
+            assert!(score(value, 2) >= 5, "{value:?}: {:?}", inspect(value, 2));
+        }
+        for value in [
+            "use the onion = layered approach",
+            "online=1",
+            "status online",
+            "on=1&off=0",
+        ] {
+            assert!(score(value, 2) < 5, "{value:?}: {:?}", inspect(value, 2));
         }
     }
 
