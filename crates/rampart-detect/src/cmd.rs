@@ -279,37 +279,89 @@ fn option_or_path_follows(bytes: &[u8], end: usize) -> bool {
         .is_some_and(|b| matches!(b, b'-' | b'/' | b'.' | b'~' | b'$' | b'%' | b'\\'))
 }
 
-/// A `cmd.exe` loop: `for [/d|/r path|/l|/f] %x in (set) do command` (`%%x` in batch
-/// files): a loop variable after `for`, then ` in (`, then `) do `.
-fn windows_for_loop(value: &str) -> bool {
-    let lower = crate::lower_case(value);
-    lower.match_indices("for ").any(|(at, _)| {
-        let rest = &lower[at + 4..];
-        let Some(percent) = rest.find('%') else {
+/// A `cmd.exe` loop: `for [/d|/r path|/l|/f "options"] %x in (set) do command` (`%%x` in
+/// batch files; the variable is any one character): a loop variable after `for` and its
+/// switches, then ` in (`, then `) do `.
+fn windows_for_loop(lower: &str) -> bool {
+    lower.match_indices("for").any(|(at, _)| {
+        if !starts_statement(lower, at) {
+            return false;
+        }
+        let rest = &lower[at + 3..];
+        if !rest.starts_with([' ', '\t', '/']) {
+            return false;
+        }
+        let Some(percent) = rest.find('%').filter(|&p| p <= 120) else {
             return false;
         };
-        // Only switches (and a path for /r) between `for` and the variable.
-        let before = &rest[..percent];
-        if !before
-            .split_whitespace()
-            .all(|w| w.starts_with('/') || w.contains(':'))
-        {
+        // Only switches, their quoted options and a path for /r before the variable.
+        let before = rest[..percent].trim();
+        if !(before.is_empty() || before.starts_with('/')) {
             return false;
         }
         let variable = rest[percent..].trim_start_matches('%');
-        let name_len = variable
+        let Some(first) = variable.chars().next().filter(|c| !c.is_whitespace()) else {
+            return false;
+        };
+        let tail = &variable[first.len_utf8()..];
+        let name_len = tail
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
             .count();
-        let after = variable[name_len..].trim_start();
-        name_len > 0
+        let after = tail[name_len..].trim_start();
+        after
+            .strip_prefix("in")
+            .is_some_and(|a| a.trim_start().starts_with('('))
             && after
-                .strip_prefix("in")
-                .is_some_and(|a| a.trim_start().starts_with('('))
-            && after
-                .find(')')
+                .rfind(')')
                 .is_some_and(|close| after[close + 1..].trim_start().starts_with("do "))
     })
+}
+
+/// A `cmd.exe` condition then a command: `if [/i] [not] exist f cmd`, `if defined v cmd`,
+/// `if errorlevel 1 cmd`, `if [/i] a==b cmd`, `if x equ y cmd` (`neq`, `lss`, `leq`, `gtr`,
+/// `geq`). Level 2.
+fn windows_if(lower: &str) -> bool {
+    lower.match_indices("if").any(|(at, _)| {
+        if !starts_statement(lower, at) {
+            return false;
+        }
+        let rest = &lower[at + 2..];
+        if !rest.starts_with([' ', '\t', '/']) {
+            return false;
+        }
+        let window = &rest[..rest.len().min(200)];
+        let mut words = window.split_whitespace().peekable();
+        if words.peek() == Some(&"/i") {
+            words.next();
+        }
+        if words.peek() == Some(&"not") {
+            words.next();
+        }
+        let words: Vec<&str> = words.collect();
+        match words.first() {
+            Some(&("exist" | "defined" | "errorlevel" | "cmdextversion")) => words.len() >= 3,
+            Some(_) => words.iter().enumerate().any(|(i, w)| {
+                let operator = ["equ", "neq", "lss", "leq", "gtr", "geq", "=="].contains(w);
+                // `a==b` in one word, or an operator between two words: then the right
+                // side and a command must follow.
+                (w.contains("==") && !operator && words.len() > i + 1)
+                    || (operator && i > 0 && words.len() > i + 2)
+            }),
+            None => false,
+        }
+    })
+}
+
+/// Whether a statement can start at `at`: the value's start, or after a blank, `&`, `|`,
+/// `;` or `(`, and the keyword is a word of its own there.
+fn starts_statement(lower: &str, at: usize) -> bool {
+    let bytes = lower.as_bytes();
+    at == 0
+        || matches!(
+            bytes[at - 1],
+            b' ' | b'\t' | b'\n' | b'\r' | b'&' | b'|' | b';' | b'('
+        )
 }
 
 /// The command-injection rules `value` matches, each once with its score.
@@ -361,8 +413,13 @@ pub fn inspect(value: &str) -> Vec<Hit> {
             None => {}
         }
     }
-    if windows_for_loop(value) {
+    // `for` and `if` are the words batch statements start with.
+    let lower = crate::lower_case(value);
+    if lower.contains("for") && windows_for_loop(&lower) {
         hit("cmd.windows_for_loop", 5);
+    }
+    if lower.contains("if") && windows_if(&lower) {
+        hit("cmd.windows_if", 5);
     }
     if bytes.contains(&b'$') && IFS.any(value) {
         hit("cmd.shell_obfuscation", 4);
@@ -438,6 +495,8 @@ mod tests {
             "for %%v in (1) do whoami",
             "FOR /R c:\\ %x IN (*.ini) DO type %x",
             "for /l %i in (1,1,2) do command",
+            "FOR /F \"tokens=1-5\" %%A IN (\"This is a sentence\") DO @echo %%A",
+            "& FOR %- IN (a,b,c) DO cmd",
         ] {
             assert!(
                 inspect(attack)
@@ -474,6 +533,32 @@ mod tests {
             crate::rules::find("cmd.separator_any_command").map(|r| r.level),
             Some(2)
         );
+        for attack in [
+            "IF /I NOT 1==2 CMD",
+            "IF %_prefix%==SS6 GOTO they_matched",
+            "if (1) equ (1) echo hey",
+            "if exist StorageServer.port echo yay",
+            "IF DEFINED ARG (echo defined)",
+        ] {
+            assert!(
+                inspect(attack).iter().any(|h| h.rule == "cmd.windows_if"),
+                "{attack}"
+            );
+        }
+        for text in [
+            "if you want, call me",
+            "diff -u a b",
+            "if it exists",
+            "for sale: 2 chairs",
+            "gift for 50% in (some) cases do call",
+        ] {
+            assert!(
+                !inspect(text)
+                    .iter()
+                    .any(|h| h.rule == "cmd.windows_if" || h.rule == "cmd.windows_for_loop"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -783,8 +783,17 @@ pub const RULES: &[Rule] = &[
         "cmd.windows_for_loop",
         Cmd,
         1,
-        "A cmd.exe loop: for [/d|/r|/l|/f] %x in (set) do command.",
+        "A cmd.exe loop: for [/d|/r|/l|/f \"options\"] %x in (set) do command.",
         "Batch script samples sent as data need an exclusion.",
+    ),
+    rule(
+        "cmd.windows_if",
+        Cmd,
+        2,
+        "At level 2: a cmd.exe condition then a command: if [/i] [not] a==b cmd, if x equ y \
+         cmd (neq, lss, leq, gtr, geq), if exist f cmd, if defined v cmd, if errorlevel n \
+         cmd.",
+        "Pseudo-code with if a==b in it needs level 1 or an exclusion.",
     ),
     rule(
         "cmd.leading_command",
