@@ -293,6 +293,17 @@ pub const RULES: &[Rule] = &[
          handler followed by '='. Exclude for fields holding HTML.",
     ),
     rule(
+        "xss.markup",
+        Xss,
+        2,
+        "At level 2: a tag that loads or runs something, with attributes (<embed src=, \
+         <meta http-equiv=, <link href=, <iframe src=, <form action=, <style ...>), or a \
+         namespaced tag (<v:vmlframe, <x:script). Links, images and text markup do not \
+         count.",
+        "Fields that carry HTML on purpose (rich text) need level 1 or an exclusion, and \
+         sanitizing where they are rendered.",
+    ),
+    rule(
         "xss.handler_attribute",
         Xss,
         2,
@@ -306,7 +317,8 @@ pub const RULES: &[Rule] = &[
         Xss,
         1,
         "javascript:, vbscript: and livescript: URLs, with the blanks, control characters \
-         and entities browsers skip taken out (java&#x09;script:).",
+         and entities browsers skip taken out (java&#x09;script:); a scheme hidden that way \
+         blocks whatever follows it.",
         "Plain text rarely contains \"javascript:\"; a field that documents it (a help \
          text) can be excluded.",
     ),

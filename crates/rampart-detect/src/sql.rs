@@ -599,13 +599,21 @@ fn symbolic_comparison(rest: &[&Token<'_>]) -> bool {
     let mut it = rest
         .iter()
         .skip_while(|t| matches!(t.kind, Kind::Open | Kind::Logic));
-    let (Some(first), Some(op), Some(second)) = (it.next(), it.next(), it.next()) else {
+    let (Some(first), Some(op)) = (it.next(), it.next()) else {
         return false;
     };
     let symbol = op.kind == Kind::Compare && op.text.bytes().all(|b| b"=<>!".contains(&b));
-    symbol
-        && (is_operand(first) || first.kind == Kind::Word)
-        && (is_operand(second) || second.kind == Kind::Word && is_operand(first))
+    if !symbol || !(is_operand(first) || first.kind == Kind::Word) {
+        return false;
+    }
+    match it.next() {
+        Some(second) => {
+            is_operand(second)
+                || (second.kind == Kind::Word || second.kind == Kind::Open) && is_operand(first)
+        }
+        // A probe cut short after its operator: `or 'a' <`, `xor 99>`.
+        None => is_operand(first),
+    }
 }
 
 /// Level 2: one of SQL's own functions (or a probe, extractor or slicer) called with its
@@ -1200,6 +1208,8 @@ mod tests {
             ("SELECT GROUP_CONCAT(", "sqli.clause"),
             ("AND deleted = 0)", "sqli.logic_condition"),
             ("OR (7319=8742)", "sqli.logic_condition"),
+            ("AND 7639=(", "sqli.logic_condition"),
+            ("or 'a' <", "sqli.logic_condition"),
             ("OR '{\"b\":2}'::jsonb <@ '{\"a\":1}'", "sqli.clause"),
         ] {
             assert!(rules(text).contains(&rule), "{text:?}: {:?}", rules(text));

@@ -14,6 +14,13 @@ use crate::sql::Hit;
 /// How far past a `<` the attributes of a tag are looked at.
 pub const TAG_WINDOW: usize = 512;
 
+/// The active tags that load a resource, a document or code, or change how the page is
+/// read, through their attributes.
+const LOADING_TAGS: &[&str] = &[
+    "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link", "style",
+    "form", "isindex", "portal", "svg", "math", "animate", "set", "xss", "keygen", "marquee",
+];
+
 /// Elements that run or load active content.
 const ACTIVE_TAGS: &[&str] = &[
     "iframe", "frame", "frameset", "object", "embed", "applet", "svg", "math", "base", "meta",
@@ -159,6 +166,13 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
             .find('>')
             .map_or(window_end, |p| j + name_len + p);
         let attrs = &lower[j + name_len..attrs_end];
+        // Level 2: a tag that loads or runs something, with attributes (`<embed src=`,
+        // `<meta http-equiv=`, `<form action=`), or a namespaced one (`<v:vmlframe`,
+        // `<x:script`). Links, images and text markup are everyday HTML.
+        let attributed = attrs.contains('=');
+        if level >= 2 && (LOADING_TAGS.contains(&name) && attributed || name.contains(':')) {
+            hit("xss.markup", 5);
+        }
         if has_handler(attrs, Handler::InTag) {
             hit("xss.event_handler", 5);
         }
@@ -197,6 +211,12 @@ pub fn inspect(value: &str, level: u8) -> Vec<Hit> {
     };
     for scheme in ["javascript:", "vbscript:", "livescript:"] {
         if let Some(p) = squeezed.find(scheme) {
+            // Blanks (or references to them) inside the scheme's name are there only to
+            // hide it: `ja&Tab;vascript:`, `v&NewLine;bscript:`.
+            if !lower.contains(scheme) {
+                hit("xss.script_url", 5);
+                continue;
+            }
             let before = squeezed[..p].trim_end();
             let starts = before.is_empty()
                 || before.ends_with(['=', '"', '\'', '(', '`'])
@@ -390,6 +410,29 @@ mod tests {
             "data:image/png;base64,iVBORw0KGgo=",
         ] {
             assert!(score(text, 1) < 5, "{text:?}: {:?}", inspect(text, 1));
+        }
+    }
+
+    #[test]
+    fn hidden_schemes_and_level_two_markup() {
+        for value in ["ja\tvascript: ", "v\nb\ts\ncript:x"] {
+            assert!(score(value, 1) >= 5, "{value:?}: {:?}", inspect(value, 1));
+        }
+        for value in [
+            "<embed src=\"deuce.swf\">",
+            "<meta http-equiv=\"refresh\"",
+            "<form action=\"https://x.example/\"",
+            "<v:vmlframe src=\"foo.com/sup.fml\"/>",
+        ] {
+            assert!(score(value, 2) >= 5, "{value:?}: {:?}", inspect(value, 2));
+        }
+        for value in [
+            "<b>bold</b> and <i>italic</i>",
+            "a <div> b",
+            "x<y>z",
+            "I <3 rampart",
+        ] {
+            assert!(score(value, 2) < 5, "{value:?}: {:?}", inspect(value, 2));
         }
     }
 
