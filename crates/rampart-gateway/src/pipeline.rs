@@ -506,6 +506,13 @@ impl Pipeline {
         {
             return Err(Rejection::BadRequest("http.content_type_duplicate"));
         }
+        // A coded body (gzip, br, deflate) is bytes that validation and detection cannot
+        // read, and that the upstream may decode: a route that reads bodies refuses it, so
+        // that compressing an attack never carries it past the checks.
+        let reads_bodies = route.injection.mode != InjectionMode::Off || route.openapi.is_some();
+        if reads_bodies && !identity_coding(request.headers()) {
+            return Err(Rejection::UnsupportedEncoding);
+        }
 
         // Stage 6a: OpenAPI validation. The head first; the body only when a schema
         // applies to it.
@@ -1125,4 +1132,18 @@ pub fn raw_rejection(
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
     (request_id, out)
+}
+
+/// Whether every `Content-Encoding` of the request is `identity` (or there is none).
+fn identity_coding(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .all(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+            })
+        })
 }

@@ -65,6 +65,9 @@ pub enum Rejection {
     /// The upstream's response leaked a database error, stack trace or debug page and the
     /// route blocks those.
     UpstreamLeak,
+    /// A body sent with a content coding (`Content-Encoding: gzip`) on a route that reads
+    /// bodies: the checks cannot read it, the upstream might decode it (RFC 7694: 415).
+    UnsupportedEncoding,
 }
 
 impl Rejection {
@@ -75,6 +78,7 @@ impl Rejection {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Rejection::Invalid(_) => StatusCode::BAD_REQUEST,
+            Rejection::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::NotFound | Rejection::UnknownOperation => StatusCode::NOT_FOUND,
             Rejection::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -119,6 +123,7 @@ impl Rejection {
             Rejection::UpstreamTimeout => "upstream.timeout",
             Rejection::UpstreamError => "upstream.error",
             Rejection::UpstreamLeak => "upstream.leak",
+            Rejection::UnsupportedEncoding => "http.content_encoding",
         }
     }
 }
@@ -267,6 +272,7 @@ mod tests {
             Rejection::UpstreamError,
             Rejection::UnknownOperation,
             Rejection::UpstreamLeak,
+            Rejection::UnsupportedEncoding,
             Rejection::Invalid(
                 vec![rampart_openapi::Violation {
                     location: "query.q".into(),

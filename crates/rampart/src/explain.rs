@@ -68,6 +68,11 @@ const REASONS: &[(&str, &str, &str)] = &[
         "Send the path in its plain, single-encoded form.",
     ),
     (
+        "http.content_encoding",
+        "The request body came with a content coding (Content-Encoding: gzip, br, deflate...) on a route that validates or inspects bodies. Neither check can read coded bytes, and an upstream that decodes them would get what no check saw, so the request is refused with 415.",
+        "Send the body uncoded (or with Content-Encoding: identity); turn injection detection and OpenAPI validation off on a route only if its bodies must arrive compressed.",
+    ),
+    (
         "http.",
         "The request's framing or head broke HTTP rules or limits (ambiguous Content-Length and Transfer-Encoding, two Host or two Content-Type fields, obsolete line folding, oversized head, slow headers or body, unknown method...). Refused before routing so that the gateway and the upstream can never read one request two ways.",
         "Fix the client; limits are set under [server] (max_header_bytes, max_uri_bytes, max_body_bytes, header_read_timeout, body_read_timeout).",

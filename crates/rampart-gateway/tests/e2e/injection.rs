@@ -413,6 +413,35 @@ async fn bodies_are_read_within_the_limits_and_binary_bytes_skipped() {
     );
     assert_eq!(rig.upstream.heads(), seen, "never forwarded");
 
+    // A coded body cannot be read by the detector, and the upstream might decode it: 415,
+    // never forwarded. `identity` is no coding at all.
+    for coding in ["gzip", "br", "identity, gzip"] {
+        let raw = format!(
+            "POST /strict/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: {coding}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let answer = raw_exchange(rig.gateway.listen, raw.as_bytes(), Duration::from_secs(5)).await;
+        assert_eq!(
+            statuses(&answer),
+            vec![415],
+            "{coding}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert!(String::from_utf8_lossy(&answer).contains("unsupported-media-type"));
+    }
+    assert_eq!(rig.upstream.heads(), seen, "never forwarded");
+    let answer = rig
+        .send(
+            "POST",
+            "/strict/items",
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "identity"),
+            ],
+            br#"{"name":"plain"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
     // Claiming a binary type does not hide a text body.
     // (On the tuned route, whose exclusions are SQL only: the strict route's block count is
     // another test's to assert.)
