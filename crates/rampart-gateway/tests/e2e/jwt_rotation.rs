@@ -11,6 +11,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 #[tokio::test]
 async fn a_signing_key_rotation_mid_traffic_fails_no_request_and_random_kids_are_throttled() {
     let rig = rig().await;
+    // The gateway's first fetch of the keys, on its schedule. Were the first token to
+    // arrive before it, that token's unknown kid would fetch them instead and start the
+    // refetch throttle, and the rotation below would fall inside it.
+    let issuer = format!("issuer=\"{}\"", rig.provider.issuer());
+    let started = Instant::now();
+    while rig
+        .metric("rampart_jwks_fetches_total", &[&issuer, "result=\"ok\""])
+        .await
+        < 1.0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the gateway never fetched the provider's keys"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let first = rig.provider.token(API, "orders:read").await;
     assert_eq!(rig.call("GET", Some(&first)).await.status, 200);
     let old_kid = kid(&first);
@@ -45,7 +61,6 @@ async fn a_signing_key_rotation_mid_traffic_fails_no_request_and_random_kids_are
     assert_eq!(rig.call("GET", Some(&first)).await.status, 401);
 
     // A flood of tokens naming random kids costs the provider at most one more fetch.
-    let issuer = format!("issuer=\"{}\"", rig.provider.issuer());
     let fetches = rig
         .metric("rampart_jwks_fetches_total", &[&issuer, "result=\"ok\""])
         .await;
