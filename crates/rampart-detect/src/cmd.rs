@@ -330,7 +330,12 @@ fn windows_if(lower: &str) -> bool {
         if !rest.starts_with([' ', '\t', '/']) {
             return false;
         }
-        let window = &rest[..rest.len().min(200)];
+        // The first 200 bytes, cut at a character boundary (the value may be any UTF-8).
+        let mut end = rest.len().min(200);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let window = &rest[..end];
         let mut words = window.split_whitespace().peekable();
         if words.peek() == Some(&"/i") {
             words.next();
@@ -545,6 +550,10 @@ mod tests {
                 "{attack}"
             );
         }
+        // A statement window that would end inside a multi-byte character.
+        let long = format!("if {}", "é".repeat(150));
+        let _ = inspect(&long);
+        let _ = inspect(&format!("if a{}", "é".repeat(150)));
         for text in [
             "if you want, call me",
             "diff -u a b",
